@@ -1,0 +1,170 @@
+"""The one small interface every model provider implements.
+
+A provider turns a ``ChatRequest`` into a ``ReplyStream``: iterate it for text as it
+arrives; once it is exhausted, ``stream.reply`` holds the whole text, the model that
+answered, token usage (reported by the provider, or estimated and marked so), the
+finish reason and timings. Providers raise only ``llm.errors`` exceptions.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+UsageSource = Literal["reported", "estimated"]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: list[dict[str, str]]
+    model: str | None = None
+    max_tokens: int = 512
+    temperature: float = 0.7
+    schema: dict[str, Any] | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    source: UsageSource = "reported"
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True)
+class Done:
+    """What a provider's generator yields last: usage and how the answer ended."""
+
+    model: str
+    usage: Usage
+    finish_reason: str = "stop"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    tier: str
+    provider: str
+    model: str
+    usage: Usage
+    finish_reason: str
+    latency_s: float
+    ttft_s: float | None
+
+
+@dataclass
+class Health:
+    available: bool
+    detail: str
+    models: list[str] = field(default_factory=list)
+
+
+def estimate_tokens(text: str) -> int:
+    """About four characters a token for English; used only where no tokenizer is at hand."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+class ReplyStream:
+    """Iterate for text pieces; ``reply`` is set once the provider has finished.
+
+    ``text`` holds what arrived so far, so a caller that hits an error mid-stream can
+    still keep the partial answer. ``close()`` stops generation early.
+    """
+
+    def __init__(
+        self,
+        pieces: Iterator[str | Done],
+        *,
+        tier: str,
+        provider: str,
+        model: str,
+        prompt_estimate: int = 0,
+    ) -> None:
+        self._pieces = pieces
+        self.tier = tier
+        self.provider = provider
+        self.model = model
+        self._prompt_estimate = prompt_estimate
+        self._parts: list[str] = []
+        self._started = time.perf_counter()
+        self._ttft: float | None = None
+        self.reply: Reply | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    def __iter__(self) -> Iterator[str]:
+        done: Done | None = None
+        for piece in self._pieces:
+            if isinstance(piece, Done):
+                done = piece
+                continue
+            if not piece:
+                continue
+            if self._ttft is None:
+                self._ttft = time.perf_counter() - self._started
+            self._parts.append(piece)
+            yield piece
+        text = self.text
+        if done is None:
+            done = Done(
+                self.model,
+                Usage(self._prompt_estimate, estimate_tokens(text), "estimated"),
+            )
+        self.model = done.model
+        self.reply = Reply(
+            text=text,
+            tier=self.tier,
+            provider=self.provider,
+            model=done.model,
+            usage=done.usage,
+            finish_reason=done.finish_reason,
+            latency_s=time.perf_counter() - self._started,
+            ttft_s=self._ttft,
+        )
+
+    def close(self) -> None:
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+
+    def collect(self) -> Reply:
+        """Consume the whole stream and return the reply."""
+        for _ in self:
+            pass
+        assert self.reply is not None
+        return self.reply
+
+
+class Provider(ABC):
+    """A model tier. Subclasses set ``tier`` and ``name`` and implement the methods."""
+
+    tier: str = ""
+    name: str = ""
+
+    @abstractmethod
+    def stream(self, request: ChatRequest) -> ReplyStream: ...
+
+    @abstractmethod
+    def health(self) -> Health: ...
+
+    @abstractmethod
+    def default_model(self) -> str: ...
+
+    def context_window(self, model: str | None = None) -> int:
+        return 4096
+
+    def count_tokens(self, text: str, model: str | None = None) -> tuple[int, bool]:
+        """Token count of ``text`` and whether it is exact (the model's own tokenizer)."""
+        return estimate_tokens(text), False
+
+    def complete(self, request: ChatRequest) -> Reply:
+        return self.stream(request).collect()

