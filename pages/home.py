@@ -1,0 +1,16 @@
+import streamlit as st
+
+from components.tiers import render_tier_status
+
+st.title("Ambient")
+st.markdown(
+    "A local-first AI workflow dashboard. Each workflow is a page of steps that reads top "
+    "to bottom like a notebook; the assistant in the sidebar sees what you do and answers "
+    "on the cheapest model able to do the job, keeping private data on this machine."
+)
+st.subheader("Models")
+render_tier_status()
+st.caption(
+    "The chat in the sidebar is the same on every page and is saved: reload the page and "
+    "your conversation is still there."
+)

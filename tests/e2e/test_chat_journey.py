@@ -1,0 +1,67 @@
+"""A new user's first minutes, in a real browser: chat, reload, switch page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import AppServer
+
+pytestmark = pytest.mark.browser
+
+SIDEBAR = '[data-testid="stSidebar"]'
+CHAT_INPUT = f'{SIDEBAR} [data-testid="stChatInputTextArea"]'
+MESSAGES = f'{SIDEBAR} [data-testid="stChatMessage"]'
+
+
+def send(page: Page, text: str) -> None:
+    page.locator(CHAT_INPUT).fill(text)
+    page.locator(CHAT_INPUT).press("Enter")
+
+
+def expect_no_exception(page: Page) -> None:
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+
+
+def test_chat_reload_and_switch_page_keep_the_conversation(
+    page: Page, app_server: AppServer
+) -> None:
+    page.goto(app_server.url)
+    expect(page.get_by_role("heading", name="Ambient")).to_be_visible()
+    expect(page.locator(CHAT_INPUT)).to_be_visible()
+
+    send(page, "Hello there, what can you do?")
+    expect(page.locator(MESSAGES).first).to_contain_text("Hello there, what can you do?")
+    reply_tag = page.locator(MESSAGES).nth(1).get_by_text(re.compile("embedded · SmolLM2"))
+    expect(reply_tag).to_be_visible(timeout=120_000)
+    answer = page.locator(MESSAGES).nth(1).inner_text()
+    expect_no_exception(page)
+
+    # The session id is in the URL, so a reload finds the same conversation.
+    expect(page).to_have_url(re.compile(r"[?&]sid=[0-9a-f]{32}"))
+    url = page.url
+    page.reload()
+    expect(page.locator(MESSAGES)).to_have_count(2)
+    expect(page.locator(MESSAGES).first).to_contain_text("Hello there, what can you do?")
+    assert page.locator(MESSAGES).nth(1).inner_text() == answer
+    assert page.url == url
+
+    # Another page: the same chat, and the page sees what the user did.
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Activity").click()
+    expect(page.get_by_role("heading", name="Activity")).to_be_visible()
+    expect(page.locator(MESSAGES)).to_have_count(2)
+    expect(page.locator(MESSAGES).first).to_contain_text("Hello there, what can you do?")
+    page.get_by_text("What the assistant receives").click()
+    digest = page.locator('[data-testid="stCode"]')
+    expect(digest).to_contain_text("page opened on Home: Opened the Home page")
+    expect(digest).to_contain_text("page opened on Activity: Opened the Activity page")
+    expect(page).to_have_url(re.compile(r"[?&]sid=[0-9a-f]{32}"))
+    expect_no_exception(page)
+
+    # A reload on the second page keeps both the page and the conversation.
+    page.reload()
+    expect(page.get_by_role("heading", name="Activity")).to_be_visible()
+    expect(page.locator(MESSAGES)).to_have_count(2)
+    assert "Error" not in app_server.log()

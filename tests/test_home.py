@@ -1,0 +1,69 @@
+"""Home and the sidebar chat through Streamlit's AppTest, on the real embedded model."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.conversation import history
+from core.db import get_database
+from core.events import recent_events
+from tests.apptest import new_app, rerun
+
+
+@pytest.fixture
+def app(app_env: str):  # noqa: ANN201
+    at = new_app()
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_home_says_what_ambient_is_and_which_tiers_are_available(app) -> None:  # noqa: ANN001
+    assert app.title[0].value == "Ambient"
+    assert "local-first" in app.markdown[0].value
+    tiles = " ".join(m.value for m in app.markdown)
+    assert "Embedded" in tiles
+    assert any("SmolLM2-135M-Instruct" in m.value for m in app.markdown)
+
+
+def test_the_session_id_is_put_in_the_url(app) -> None:  # noqa: ANN001
+    sid = app.query_params["sid"]
+    sid = sid[0] if isinstance(sid, list) else sid
+    assert len(sid) == 32 and app.session_state.session_id == sid
+
+
+def test_opening_a_page_is_recorded_once(app, app_env: str) -> None:  # noqa: ANN001
+    rerun(app)
+    events = recent_events(get_database(), app.session_state.session_id)
+    assert [e.summary for e in events] == ["Opened the Home page"]
+
+
+def test_the_sidebar_chat_streams_a_reply_and_stores_both_messages(app, app_env: str) -> None:  # noqa: ANN001
+    assert len(app.sidebar.chat_input) == 1
+    app.sidebar.chat_input[0].set_value("Hello! Who are you?")
+    rerun(app)
+    assert not app.exception
+    user, assistant = app.sidebar.chat_message[-2:]
+    assert user.name == "user" and user.markdown[0].value == "Hello! Who are you?"
+    assert assistant.name == "assistant" and assistant.markdown[0].value.strip()
+    assert "embedded · SmolLM2-135M-Instruct" in assistant.caption[0].value
+    stored = history(get_database(), app.session_state.session_id)
+    assert [m.role for m in stored] == ["user", "assistant"]
+    assert stored[1].content == assistant.markdown[0].value.strip()
+
+
+def test_a_reload_with_the_same_url_restores_the_conversation(app, app_env: str) -> None:  # noqa: ANN001
+    app.sidebar.chat_input[0].set_value("Remember this message.")
+    rerun(app)
+    sid = app.session_state.session_id
+    reloaded = new_app({"sid": sid})  # a new browser session, same URL
+    reloaded.run()
+    assert reloaded.session_state.session_id == sid
+    shown = [m.markdown[0].value for m in reloaded.sidebar.chat_message if m.markdown]
+    assert shown[0] == "Remember this message." and len(shown) == 2
+
+
+def test_a_forged_session_id_in_the_url_is_replaced(app_env: str) -> None:
+    at = new_app({"sid": "../../etc/passwd"})
+    at.run()
+    assert not at.exception and at.session_state.session_id != "../../etc/passwd"
