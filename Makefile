@@ -1,0 +1,42 @@
+# Two commands for a fresh machine:
+#   make run   — create .venv, install everything, serve Ambient on the embedded model
+#   make test  — create .venv, install everything the tests need, run them
+#
+# llama-cpp-python compiles from source; GGML_NATIVE=OFF makes a portable build (a native
+# build can pick CPU kernels, such as AMX, that crash on some machines).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+PYTEST_ARGS ?=
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+
+$(VENV)/.installed-run: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -r requirements-dev.txt
+	touch $(VENV)/.installed-run $@
+
+run: $(VENV)/.installed-run
+	$(BIN)/streamlit run Home.py --server.port $(PORT)
+
+test: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench all
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
