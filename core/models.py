@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.db import utcnow
@@ -70,3 +70,44 @@ class MemoryRow(Base):
     key: Mapped[str] = mapped_column(String(120), primary_key=True)
     value: Mapped[str] = mapped_column(Text, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class LLMCallRow(Base):
+    """One LLM attempt in the cost ledger (also budget reservations while a call runs).
+
+    Money is in nano-dollars (integers) so sums are exact. ``counterfactual_nusd`` is what
+    the same tokens would have cost on the reference cloud model; it is booked only on the
+    attempt whose answer was used (an all-cloud run would not have made the failed ones).
+    """
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (
+        Index("ix_llm_calls_created_at", "created_at"),
+        Index("ix_llm_calls_session_id", "session_id"),
+        Index("ix_llm_calls_request_id", "request_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    request_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    user: Mapped[str | None] = mapped_column(String(120))
+    page: Mapped[str | None] = mapped_column(String(120))
+    workflow: Mapped[str | None] = mapped_column(String(120))
+    purpose: Mapped[str] = mapped_column(String(32), nullable=False)
+    expert: Mapped[str | None] = mapped_column(String(120))
+    tier: Mapped[str] = mapped_column(String(16), nullable=False)
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    model: Mapped[str] = mapped_column(String(200), nullable=False)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    usage_source: Mapped[str] = mapped_column(String(16), nullable=False, default="estimated")
+    cost_nusd: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    counterfactual_nusd: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    reserved_nusd: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    ttft_ms: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    route_reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    error_text: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,310 @@
+"""The cost ledger: one row per LLM attempt, and the budget that guards cloud spend.
+
+Booking: ``book()`` writes a finished attempt (local tiers, failures, refusals).
+Budgets: a cloud call first ``reserve()``s its worst-case cost inside one write
+transaction that also checks what is already spent and reserved today and in the
+session; afterwards ``settle()`` replaces the reservation with the real cost. Because
+the check and the reservation happen under one lock (BEGIN IMMEDIATE on SQLite, an
+advisory lock on PostgreSQL), any number of concurrent calls cannot overshoot a cap.
+
+Queries for the Costs page aggregate in SQL: ``totals()`` and ``breakdown()``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, and_, case, cast, func, select, text, update
+from sqlalchemy.orm import Session
+
+from core.db import Database, utcnow
+from core.models import LLMCallRow
+from llm.prices import NANO, usd
+
+STATUSES = ("reserved", "ok", "error", "escalated", "blocked")
+SPENDING = ("ok", "error", "escalated")  # attempts whose cost was really incurred
+_BUDGET_LOCK_KEY = 727275
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """What is known about an attempt; the router fills it in and the ledger stores it."""
+
+    request_id: str
+    attempt: int
+    purpose: str
+    tier: str
+    provider: str
+    model: str
+    status: str
+    route_reason: str
+    session_id: str | None = None
+    user: str | None = None
+    page: str | None = None
+    workflow: str | None = None
+    expert: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    usage_source: str = "estimated"
+    cost_nusd: int = 0
+    counterfactual_nusd: int = 0
+    latency_ms: int | None = None
+    ttft_ms: int | None = None
+    error_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Caps on cloud spend, in USD; ``None`` means no cap."""
+
+    daily_usd: Decimal | None = Decimal("1.00")
+    session_usd: Decimal | None = Decimal("0.25")
+
+
+@dataclass(frozen=True)
+class BudgetRefusal:
+    reason: str
+    left_today_usd: Decimal | None
+    left_session_usd: Decimal | None
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _row(record: CallRecord, **overrides: Any) -> LLMCallRow:
+    values = {k: getattr(record, k) for k in record.__dataclass_fields__} | overrides
+    if values["status"] not in STATUSES:
+        raise ValueError(f"Unknown ledger status {values['status']!r}.")
+    return LLMCallRow(**values)
+
+
+def book(db: Database, record: CallRecord) -> int:
+    with db.write() as s:
+        row = _row(record)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def day_start(now: datetime) -> datetime:
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _committed_nusd(s: Session, *conditions: Any) -> int:
+    """Spent plus still-reserved cloud money matching ``conditions``."""
+    amount = case(
+        (LLMCallRow.status == "reserved", LLMCallRow.reserved_nusd),
+        (LLMCallRow.status.in_(SPENDING), LLMCallRow.cost_nusd),
+        else_=0,
+    )
+    query = select(func.coalesce(func.sum(amount), 0)).where(
+        LLMCallRow.tier == "cloud", *conditions
+    )
+    return int(s.scalar(query) or 0)
+
+
+def _cap_nusd(cap: Decimal | None) -> int | None:
+    return None if cap is None else int(cap * NANO)
+
+
+def _when_reset(now: datetime) -> str:
+    left = day_start(now) + timedelta(days=1) - now
+    hours, minutes = divmod(int(left.total_seconds()) // 60, 60)
+    return f"00:00 UTC (in {hours} h {minutes:02d} min)"
+
+
+def reserve(
+    db: Database, record: CallRecord, estimate_nusd: int, budget: Budget
+) -> int | BudgetRefusal:
+    """Reserve ``estimate_nusd`` for a cloud call, or refuse (and book the refusal)."""
+    now = utcnow()
+    with db.write() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _BUDGET_LOCK_KEY})
+        daily_cap, session_cap = _cap_nusd(budget.daily_usd), _cap_nusd(budget.session_usd)
+        today = _committed_nusd(s, LLMCallRow.created_at >= day_start(now))
+        in_session = (
+            _committed_nusd(s, LLMCallRow.session_id == record.session_id)
+            if record.session_id and session_cap is not None
+            else 0
+        )
+        left_today = None if daily_cap is None else daily_cap - today
+        left_session = (
+            None if session_cap is None or not record.session_id else session_cap - in_session
+        )
+        refusal = None
+        if left_today is not None and estimate_nusd > left_today:
+            refusal = (
+                f"The daily cloud budget of ${budget.daily_usd:.2f} would be exceeded: this call "
+                f"may cost up to ${usd(estimate_nusd):.4f} and ${usd(max(left_today, 0)):.4f} is "
+                f"left today. It resets at {_when_reset(now)}; raise the budget in Settings to "
+                "go on now."
+            )
+        elif left_session is not None and estimate_nusd > left_session:
+            refusal = (
+                f"The session's cloud budget of ${budget.session_usd:.2f} would be exceeded: this "
+                f"call may cost up to ${usd(estimate_nusd):.4f} and "
+                f"${usd(max(left_session, 0)):.4f} is left. Start a new session or raise the "
+                "budget in Settings."
+            )
+        if refusal:
+            s.add(_row(record, status="blocked", route_reason=refusal, error_text=refusal))
+            return BudgetRefusal(
+                refusal,
+                None if left_today is None else usd(max(left_today, 0)),
+                None if left_session is None else usd(max(left_session, 0)),
+            )
+        row = _row(record, status="reserved", reserved_nusd=estimate_nusd)
+        s.add(row)
+        s.flush()
+        return row.id
+
+
+def settle(db: Database, row_id: int, record: CallRecord) -> None:
+    """Replace a reservation with what the call really cost (and how it ended)."""
+    values = {k: getattr(record, k) for k in record.__dataclass_fields__}
+    values.pop("request_id")
+    with db.write() as s:
+        s.execute(update(LLMCallRow).where(LLMCallRow.id == row_id).values(**values))
+
+
+# -- queries for the Costs page ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: datetime | None = None
+    until: datetime | None = None
+    tier: str | None = None
+    model: str | None = None
+    page: str | None = None
+    status: str | None = None
+    session_id: str | None = None
+
+    def conditions(self) -> list[Any]:
+        found: list[Any] = [LLMCallRow.status != "reserved"]
+        if self.since:
+            found.append(LLMCallRow.created_at >= self.since)
+        if self.until:
+            found.append(LLMCallRow.created_at < self.until)
+        for name in ("tier", "model", "page", "status", "session_id"):
+            value = getattr(self, name)
+            if value:
+                found.append(getattr(LLMCallRow, name) == value)
+        return found
+
+
+@dataclass(frozen=True)
+class Totals:
+    calls: int
+    cost_usd: Decimal
+    counterfactual_usd: Decimal
+    prompt_tokens: int
+    completion_tokens: int
+    escalations: int
+
+    @property
+    def savings_usd(self) -> Decimal:
+        return self.counterfactual_usd - self.cost_usd
+
+    @property
+    def savings_share(self) -> float | None:
+        if not self.counterfactual_usd:
+            return None
+        return float(self.savings_usd / self.counterfactual_usd)
+
+
+def totals(db: Database, filters: Filters | None = None) -> Totals:
+    filters = filters or Filters()
+    query = select(
+        func.count(),
+        func.coalesce(func.sum(LLMCallRow.cost_nusd), 0),
+        func.coalesce(func.sum(LLMCallRow.counterfactual_nusd), 0),
+        func.coalesce(func.sum(LLMCallRow.prompt_tokens), 0),
+        func.coalesce(func.sum(LLMCallRow.completion_tokens), 0),
+        func.coalesce(func.sum(case((LLMCallRow.status == "escalated", 1), else_=0)), 0),
+    ).where(and_(*filters.conditions()))
+    with db.read() as s:
+        calls, cost, counterfactual, prompt, completion, escalated = s.execute(query).one()
+    return Totals(
+        calls=int(calls),
+        cost_usd=usd(int(cost)),
+        counterfactual_usd=usd(int(counterfactual)),
+        prompt_tokens=int(prompt),
+        completion_tokens=int(completion),
+        escalations=int(escalated),
+    )
+
+
+BREAKDOWNS = ("tier", "model", "page", "purpose", "status", "day")
+
+
+def _day(db: Database) -> Any:
+    if db.engine.dialect.name == "sqlite":
+        return func.date(LLMCallRow.created_at)
+    return cast(LLMCallRow.created_at, Date)
+
+
+def breakdown(db: Database, by: str, filters: Filters | None = None) -> list[dict[str, Any]]:
+    """Calls, tokens, cost, counterfactual and savings grouped by one column."""
+    if by not in BREAKDOWNS:
+        raise ValueError(f"Cannot break down by {by!r}; choose one of {', '.join(BREAKDOWNS)}.")
+    filters = filters or Filters()
+    key = _day(db) if by == "day" else getattr(LLMCallRow, by)
+    query = (
+        select(
+            key.label("key"),
+            func.count().label("calls"),
+            func.coalesce(func.sum(LLMCallRow.prompt_tokens + LLMCallRow.completion_tokens), 0),
+            func.coalesce(func.sum(LLMCallRow.cost_nusd), 0),
+            func.coalesce(func.sum(LLMCallRow.counterfactual_nusd), 0),
+        )
+        .where(and_(*filters.conditions()))
+        .group_by(key)
+        .order_by(key)
+    )
+    with db.read() as s:
+        rows = s.execute(query).all()
+    return [
+        {
+            by: str(k) if k is not None else "(none)",
+            "calls": int(calls),
+            "tokens": int(tokens),
+            "cost_usd": usd(int(cost)),
+            "counterfactual_usd": usd(int(cf)),
+            "savings_usd": usd(int(cf) - int(cost)),
+        }
+        for k, calls, tokens, cost, cf in rows
+    ]
+
+
+def left_today_usd(db: Database, budget: Budget) -> Decimal | None:
+    if budget.daily_usd is None:
+        return None
+    with db.read() as s:
+        spent = _committed_nusd(s, LLMCallRow.created_at >= day_start(utcnow()))
+    return usd(max(_cap_nusd(budget.daily_usd) - spent, 0))  # type: ignore[operator]
+
+
+def left_in_session_usd(db: Database, budget: Budget, session_id: str) -> Decimal | None:
+    if budget.session_usd is None:
+        return None
+    with db.read() as s:
+        spent = _committed_nusd(s, LLMCallRow.session_id == session_id)
+    return usd(max(_cap_nusd(budget.session_usd) - spent, 0))  # type: ignore[operator]
+
+
+def calls_for_request(db: Database, request_id: str) -> list[LLMCallRow]:
+    with db.read() as s:
+        return list(
+            s.scalars(
+                select(LLMCallRow)
+                .where(LLMCallRow.request_id == request_id)
+                .order_by(LLMCallRow.attempt, LLMCallRow.id)
+            ).all()
+        )
