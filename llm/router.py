@@ -1,0 +1,570 @@
+"""The router: every LLM call in Ambient goes through here.
+
+It decides, in this order, and writes down why at each step:
+
+1. privacy — a prompt with personal data or secrets stays on local tiers (or, in
+   "redact then escalate" mode, reaches the cloud only with placeholders);
+2. pin — the user's tier or model choice, if any;
+3. budget — a cloud call must fit in what is left of the daily and session caps;
+   its worst case is reserved first and settled after;
+4. availability — a tier that is down, missing its model or cooling down is skipped;
+5. difficulty — purpose, prompt size and the expert's tier choose where to start;
+6. cascade — an answer that fails validation (empty, cut off, refused, invalid JSON
+   after one repair attempt) goes one tier up.
+
+Every attempt, including failures and refusals, is booked in the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from core.db import Database
+from llm import ledger, privacy
+from llm.errors import LLMError
+from llm.health import TierHealth
+from llm.ledger import Budget, BudgetRefusal, CallRecord
+from llm.prices import PriceTable, load_prices, usd
+from llm.providers import TIER_ORDER, get_provider, registered_tiers
+from llm.providers.base import ChatRequest, Provider, Reply, Usage, estimate_tokens
+from llm.validation import check
+
+log = logging.getLogger(__name__)
+
+PURPOSES = ("chat", "extract", "analyze", "summarize", "narrate")
+PURPOSE_START = {
+    "chat": "embedded",
+    "narrate": "embedded",
+    "summarize": "embedded",
+    "extract": "local",
+    "analyze": "local",
+}
+PRIVACY_MODES = ("keep_local", "redact")
+REPAIR_PROMPT = (
+    "Your previous answer could not be used: {reason}. Reply again with only a JSON value "
+    "that matches the schema, and nothing else."
+)
+
+
+def _env_usd(name: str, default: str) -> Decimal | None:
+    raw = os.environ.get(name, default).strip().lower()
+    return None if raw in ("", "none", "off") else Decimal(raw)
+
+
+@dataclass
+class RouterSettings:
+    privacy_mode: str = "keep_local"
+    allow_cloud: bool = True
+    budget: Budget = field(default_factory=Budget)
+    health_ttl_s: float = 15.0
+    cooldown_after: int = 3
+    cooldown_s: float = 60.0
+
+    @classmethod
+    def from_env(cls) -> RouterSettings:
+        mode = os.environ.get("AMBIENT_PRIVACY_MODE", "keep_local")
+        if mode not in PRIVACY_MODES:
+            raise ValueError(
+                f"AMBIENT_PRIVACY_MODE must be one of {', '.join(PRIVACY_MODES)}, not {mode!r}."
+            )
+        return cls(
+            privacy_mode=mode,
+            allow_cloud=os.environ.get("AMBIENT_ALLOW_CLOUD", "1") not in ("0", "false", "no"),
+            budget=Budget(
+                daily_usd=_env_usd("AMBIENT_DAILY_BUDGET_USD", "1.00"),
+                session_usd=_env_usd("AMBIENT_SESSION_BUDGET_USD", "0.25"),
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, for the ledger and the Costs page."""
+
+    session_id: str | None = None
+    user: str | None = None
+    page: str | None = None
+    workflow: str | None = None
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    messages: list[dict[str, str]]
+    purpose: str = "chat"
+    expert: str | None = None
+    expert_tier: str | None = None
+    schema: dict[str, Any] | None = None
+    tier: str | None = None  # pin a tier
+    model: str | None = None  # pin a model
+    origin: Origin = field(default_factory=Origin)
+    max_tokens: int = 512
+    temperature: float = 0.7
+
+
+@dataclass(frozen=True)
+class Decision:
+    step: str  # privacy, pin, budget, availability, difficulty, cascade
+    reason: str
+    tier: str | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should see while a reply streams (e.g. an escalation)."""
+
+    text: str
+
+
+@dataclass
+class Attempt:
+    tier: str
+    model: str
+    status: str
+    reason: str
+    cost_usd: Decimal = Decimal(0)
+    usage: Usage | None = None
+
+
+@dataclass
+class RouteResult:
+    request_id: str
+    text: str
+    tier: str
+    provider: str
+    model: str
+    usage: Usage
+    cost_usd: Decimal
+    counterfactual_usd: Decimal
+    decisions: list[Decision]
+    attempts: list[Attempt]
+    data: Any = None
+    validated: bool = True
+    note: str = ""
+    latency_s: float = 0.0
+    ttft_s: float | None = None
+
+    @property
+    def savings_usd(self) -> Decimal:
+        return self.counterfactual_usd - self.cost_usd
+
+    @property
+    def route_reason(self) -> str:
+        return " ".join(d.reason for d in self.decisions)
+
+
+class RouteError(LLMError):
+    """No tier could give a usable answer; ``decisions`` and ``attempts`` say why."""
+
+    kind = "no_route"
+
+    def __init__(self, message: str, decisions: list[Decision], attempts: list[Attempt]):
+        super().__init__(message)
+        self.decisions = decisions
+        self.attempts = attempts
+
+
+def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
+    """A deliberately high estimate for budget reservations: a token per 3 bytes."""
+    return sum(len(m.get("content", "").encode("utf-8")) // 3 + 8 for m in messages) + 8
+
+
+@dataclass
+class _Plan:
+    candidates: list[str]
+    redaction: privacy.Redaction | None = None
+    redacted: list[dict[str, str]] | None = None
+    models: dict[str, str] = field(default_factory=dict)
+
+
+class _RestoringBuffer:
+    """Restores redaction placeholders in streamed text without splitting one in half."""
+
+    def __init__(self, redaction: privacy.Redaction | None) -> None:
+        self.redaction = redaction
+        self.pending = ""
+
+    def feed(self, piece: str) -> str:
+        if self.redaction is None:
+            return piece
+        self.pending += piece
+        cut = self.pending.rfind("[")
+        if cut != -1 and "]" not in self.pending[cut:] and len(self.pending) - cut < 40:
+            ready, self.pending = self.pending[:cut], self.pending[cut:]
+        else:
+            ready, self.pending = self.pending, ""
+        return self.redaction.restore(ready)
+
+    def flush(self) -> str:
+        rest, self.pending = self.pending, ""
+        return self.redaction.restore(rest) if self.redaction else rest
+
+
+class RoutedStream:
+    """Iterate for text pieces (``str``) and ``Notice``s; ``result`` is set at the end.
+
+    If no tier can answer, iteration raises ``RouteError`` (a readable message), and
+    ``decisions``/``attempts`` still tell what was tried.
+    """
+
+    def __init__(self, router: Router, request: LLMRequest) -> None:
+        self._router = router
+        self.request = request
+        self.request_id = ledger.new_request_id()
+        self.decisions: list[Decision] = []
+        self.attempts: list[Attempt] = []
+        self.result: RouteResult | None = None
+        self.text = ""  # text of the current attempt so far (kept if the caller stops)
+        self._events = router._run(self)
+
+    def __iter__(self) -> Iterator[str | Notice]:
+        return self._events
+
+    def close(self) -> None:
+        self._events.close()
+
+    def collect(self) -> RouteResult:
+        for _ in self:
+            pass
+        assert self.result is not None
+        return self.result
+
+
+class Router:
+    def __init__(
+        self,
+        db: Database,
+        providers: Mapping[str, Provider] | None = None,
+        settings: RouterSettings | None = None,
+        prices: PriceTable | None = None,
+    ) -> None:
+        self.db = db
+        self._providers = dict(providers) if providers is not None else None
+        self.settings = settings or RouterSettings.from_env()
+        self.prices = prices or load_prices()
+        self.health = TierHealth(
+            self.settings.health_ttl_s, self.settings.cooldown_after, self.settings.cooldown_s
+        )
+
+    # -- public ----------------------------------------------------------------------
+    def provider(self, tier: str) -> Provider:
+        if self._providers is not None:
+            return self._providers[tier]
+        return get_provider(tier)
+
+    def tiers(self) -> list[str]:
+        names = self._providers.keys() if self._providers is not None else registered_tiers()
+        return [t for t in TIER_ORDER if t in names]
+
+    def stream(self, request: LLMRequest) -> RoutedStream:
+        if request.purpose not in PURPOSES:
+            raise ValueError(f"Unknown purpose {request.purpose!r}; use one of {PURPOSES}.")
+        return RoutedStream(self, request)
+
+    def complete(self, request: LLMRequest) -> RouteResult:
+        return self.stream(request).collect()
+
+    def first_tier(self, request: LLMRequest) -> str:
+        """The tier most likely to answer ``request`` (for fitting its context window)."""
+        plan = self._plan(request, [])
+        for tier in plan.candidates:
+            if self._available(tier)[0]:
+                return tier
+        return plan.candidates[0] if plan.candidates else "embedded"
+
+    def _available(self, tier: str) -> tuple[bool, str]:
+        cooling = self.health.cooling_for(tier)
+        if cooling:
+            return False, f"it failed repeatedly and rests for {cooling:.0f} s more."
+        health = self.health.check(tier, self.provider(tier))
+        return health.available, health.detail
+
+    # -- planning --------------------------------------------------------------------
+    def _tier_of_model(self, model: str) -> str | None:
+        for tier in self.tiers():
+            provider = self.provider(tier)
+            if model == provider.default_model():
+                return tier
+        if model in self.prices.models and "cloud" in self.tiers():
+            return "cloud"
+        return "local" if "local" in self.tiers() else None
+
+    def _plan(self, request: LLMRequest, decisions: list[Decision]) -> _Plan:
+        """Candidate tiers in order, the pinned model, and what the cloud may see."""
+        tiers = self.tiers()
+        findings = [f for m in request.messages for f in privacy.scan(m.get("content", ""))]
+        cloud_ok = "cloud" in tiers
+        redaction: privacy.Redaction | None = None
+        redacted: list[dict[str, str]] | None = None
+        if findings:
+            what = privacy.describe(findings)
+            if self.settings.privacy_mode == "redact":
+                redaction = privacy.Redaction()
+                redacted = []
+                for message in request.messages:
+                    clean, redaction = privacy.redact(message.get("content", ""), redaction)
+                    redacted.append({**message, "content": clean})
+                decisions.append(Decision(
+                    "privacy",
+                    f"The prompt {what}; it is replaced by placeholders before any cloud call "
+                    "and restored in the answer.",
+                ))
+            else:
+                cloud_ok = False
+                decisions.append(Decision(
+                    "privacy", f"The prompt {what}, so it stays on this machine (no cloud)."
+                ))
+        else:
+            decisions.append(Decision("privacy", "No personal data or secrets found."))
+        if not self.settings.allow_cloud and cloud_ok:
+            cloud_ok = False
+            decisions.append(Decision("privacy", "Cloud calls are turned off in Settings."))
+
+        pinned = request.tier or (request.model and self._tier_of_model(request.model))
+        if pinned:
+            if pinned not in tiers:
+                raise RouteError(
+                    f"The {pinned} tier is not set up; unpin it or configure it in Settings.",
+                    decisions, [],
+                )
+            if pinned == "cloud" and not cloud_ok:
+                decisions.append(Decision(
+                    "pin", "Pinned to the cloud, but the prompt must stay local: using the "
+                    "local tiers instead.", "local",
+                ))
+                return _Plan([t for t in ("local", "embedded") if t in tiers])
+            what = f"the model {request.model}" if request.model else f"the {pinned} tier"
+            decisions.append(Decision("pin", f"Pinned to {what}.", pinned))
+            models = {pinned: request.model} if request.model else {}
+            return _Plan([pinned], redaction, redacted, models)
+
+        start = PURPOSE_START.get(request.purpose, "embedded")
+        why = f"{request.purpose} starts on the {start} tier"
+        if request.expert_tier in TIER_ORDER and _rank(request.expert_tier) > _rank(start):
+            start = request.expert_tier
+            why = f"the {request.expert or 'chosen'} expert asks for the {start} tier"
+        prompt = sum(estimate_tokens(m.get("content", "")) for m in request.messages)
+        for tier in tiers:
+            window = self.provider(tier).context_window(None)
+            if _rank(tier) >= _rank(start) and prompt + request.max_tokens > window:
+                bigger = [t for t in tiers if _rank(t) > _rank(tier)]
+                if bigger:
+                    start = bigger[0]
+                    why = f"the prompt (about {prompt:,} tokens) is too long for the {tier} tier"
+        if not cloud_ok:
+            tiers = [t for t in tiers if t != "cloud"]
+        up = [t for t in tiers if _rank(t) >= _rank(start)]
+        down = [t for t in reversed(tiers) if _rank(t) < _rank(start)]
+        decisions.append(Decision("difficulty", f"Starting on {start}: {why}.", start))
+        return _Plan(up + down, redaction, redacted)
+
+    # -- running ---------------------------------------------------------------------
+    def _record(
+        self, stream: RoutedStream, attempt: int, tier: str, model: str, status: str,
+        reason: str, reply: Reply | None = None, error: str | None = None,
+        counterfactual: bool = False,
+    ) -> CallRecord:
+        request, origin = stream.request, stream.request.origin
+        usage = reply.usage if reply else Usage(0, 0, "estimated")
+        cost = self.prices.cost_nusd(tier, model, usage.prompt_tokens, usage.completion_tokens)
+        cf = (
+            self.prices.counterfactual_nusd(usage.prompt_tokens, usage.completion_tokens)
+            if counterfactual else 0
+        )
+        return CallRecord(
+            request_id=stream.request_id, attempt=attempt, purpose=request.purpose,
+            tier=tier, provider=self.provider(tier).name, model=model, status=status,
+            route_reason=reason, session_id=origin.session_id, user=origin.user,
+            page=origin.page, workflow=origin.workflow, expert=request.expert,
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+            usage_source=usage.source, cost_nusd=cost, counterfactual_nusd=cf,
+            latency_ms=int(reply.latency_s * 1000) if reply else None,
+            ttft_ms=int(reply.ttft_s * 1000) if reply and reply.ttft_s is not None else None,
+            error_text=error,
+        )
+
+    def _run(self, stream: RoutedStream) -> Iterator[str | Notice]:
+        request, decisions, attempts = stream.request, stream.decisions, stream.attempts
+        plan = self._plan(request, decisions)
+        candidates, redaction, redacted = plan.candidates, plan.redaction, plan.redacted
+        attempt_no = 0
+        position = 0
+        min_rank = -1  # after a failed validation, only higher tiers may answer
+        last_failure = "no tier is available"
+        while position < len(candidates):
+            tier = candidates[position]
+            position += 1
+            if _rank(tier) <= min_rank:
+                continue
+            provider = self.provider(tier)
+            model = plan.models.get(tier) or provider.default_model()
+            available, why_not = self._available(tier)
+            if not available:
+                decisions.append(Decision("availability", f"Skipped {tier}: {why_not}", tier))
+                last_failure = why_not
+                continue
+            to_cloud = tier == "cloud"
+            messages = redacted if (to_cloud and redacted is not None) else request.messages
+            restoring = redaction if (to_cloud and redacted is not None) else None
+
+            repaired = False
+            while True:
+                attempt_no += 1
+                reservation: int | None = None
+                reason_so_far = " ".join(d.reason for d in decisions)
+                if to_cloud:
+                    estimate = self.prices.cost_nusd(
+                        tier, model, estimate_prompt_tokens(messages), request.max_tokens
+                    )
+                    placeholder = self._record(stream, attempt_no, tier, model, "reserved",
+                                               reason_so_far)
+                    outcome = ledger.reserve(self.db, placeholder, estimate, self.settings.budget)
+                    if isinstance(outcome, BudgetRefusal):
+                        decisions.append(Decision("budget", outcome.reason, tier))
+                        attempts.append(Attempt(tier, model, "blocked", outcome.reason))
+                        last_failure = outcome.reason
+                        break
+                    reservation = outcome
+                    decisions.append(Decision(
+                        "budget", f"Reserved up to ${usd(estimate):.4f} of the cloud budget.", tier
+                    ))
+
+                buffer = _RestoringBuffer(restoring)
+                stream.text = ""
+                try:
+                    reply_stream = provider.stream(ChatRequest(
+                        messages=messages, model=model, max_tokens=request.max_tokens,
+                        temperature=request.temperature, schema=request.schema,
+                    ))
+                    try:
+                        for piece in reply_stream:
+                            shown = buffer.feed(piece)
+                            if shown:
+                                stream.text += shown
+                                yield shown
+                        tail = buffer.flush()
+                        if tail:
+                            stream.text += tail
+                            yield tail
+                    finally:
+                        reply_stream.close()
+                    reply = reply_stream.reply
+                    assert reply is not None
+                except LLMError as exc:
+                    entered = self.health.record_failure(tier, str(exc))
+                    reason = f"{tier} failed: {exc}"
+                    if entered:
+                        reason += f" It rests for {self.settings.cooldown_s:.0f} s."
+                    record = self._record(stream, attempt_no, tier, model, "error", reason,
+                                          error=str(exc))
+                    self._write(reservation, record)
+                    decisions.append(Decision("availability", reason, tier))
+                    attempts.append(Attempt(tier, model, "error", str(exc)))
+                    last_failure = str(exc)
+                    if stream.text:
+                        yield Notice(f"The {tier} model stopped: {exc} Trying another tier.")
+                    break
+                except GeneratorExit:
+                    record = self._record(stream, attempt_no, tier, model, "error",
+                                          "stopped by the user",
+                                          error="The answer was stopped before it finished.")
+                    self._write(reservation, record)
+                    raise
+
+                self.health.record_success(tier)
+                text = redaction.restore(reply.text) if restoring else reply.text
+                verdict = check(text, reply.finish_reason, request.schema)
+                if verdict.ok:
+                    reason = " ".join(d.reason for d in decisions)
+                    record = self._record(stream, attempt_no, tier, model, "ok", reason,
+                                          reply=reply, counterfactual=True)
+                    self._write(reservation, record)
+                    attempts.append(Attempt(tier, reply.model, "ok", reason,
+                                            usd(record.cost_nusd), reply.usage))
+                    stream.result = self._result(stream, reply, text, record, verdict.data)
+                    return
+                if request.schema is not None and not repaired:
+                    repaired = True
+                    record = self._record(stream, attempt_no, tier, model, "escalated",
+                                          f"repair asked: {verdict.reason}", reply=reply)
+                    self._write(reservation, record)
+                    attempts.append(Attempt(tier, reply.model, "escalated", verdict.reason,
+                                            usd(record.cost_nusd), reply.usage))
+                    decisions.append(Decision(
+                        "cascade", f"The {tier} answer failed validation ({verdict.reason}); "
+                        "asking it once more to repair it.", tier,
+                    ))
+                    messages = [*messages, {"role": "assistant", "content": reply.text},
+                                {"role": "user",
+                                 "content": REPAIR_PROMPT.format(reason=verdict.reason)}]
+                    yield Notice(f"The answer was not valid ({verdict.reason}); repairing it.")
+                    continue
+                higher = [
+                    t for t in candidates[position:]
+                    if _rank(t) > _rank(tier) and self._available(t)[0]
+                ]
+                if not higher and request.schema is None:
+                    # Nothing better can answer: use this answer, and say what is wrong with it.
+                    note = f"Note: {verdict.reason} and no stronger tier is available."
+                    decisions.append(Decision("cascade", note, tier))
+                    reason = " ".join(d.reason for d in decisions)
+                    record = self._record(stream, attempt_no, tier, model, "ok", reason,
+                                          reply=reply, counterfactual=True)
+                    self._write(reservation, record)
+                    attempts.append(Attempt(tier, reply.model, "ok", note,
+                                            usd(record.cost_nusd), reply.usage))
+                    stream.result = self._result(stream, reply, text, record, None,
+                                                 validated=False, note=note)
+                    return
+                reason = f"The {tier} answer failed validation ({verdict.reason})"
+                reason += f"; escalating to {higher[0]}." if higher else "."
+                record = self._record(stream, attempt_no, tier, model, "escalated", reason,
+                                      reply=reply)
+                self._write(reservation, record)
+                attempts.append(Attempt(tier, reply.model, "escalated", verdict.reason,
+                                        usd(record.cost_nusd), reply.usage))
+                decisions.append(Decision("cascade", reason, tier))
+                last_failure = verdict.reason
+                min_rank = _rank(tier)
+                if higher:
+                    yield Notice(f"Escalating to the {higher[0]} tier: {verdict.reason}.")
+                break
+        message = f"No model could answer: {last_failure}"
+        if not message.endswith("."):
+            message += "."
+        if not attempts:
+            self._book_unanswered(stream, message)
+        raise RouteError(message, decisions, attempts)
+
+    def _book_unanswered(self, stream: RoutedStream, message: str) -> None:
+        """A request no tier even tried is still booked, so the ledger shows it."""
+        tier = next(iter(self.tiers()), "embedded")
+        record = self._record(stream, 1, tier, self.provider(tier).default_model(), "blocked",
+                              " ".join(d.reason for d in stream.decisions), error=message)
+        ledger.book(self.db, record)
+
+    def _write(self, reservation: int | None, record: CallRecord) -> None:
+        if reservation is None:
+            ledger.book(self.db, record)
+        else:
+            ledger.settle(self.db, reservation, record)
+
+    def _result(
+        self, stream: RoutedStream, reply: Reply, text: str, record: CallRecord, data: Any,
+        validated: bool = True, note: str = "",
+    ) -> RouteResult:
+        return RouteResult(
+            request_id=stream.request_id, text=text, tier=reply.tier, provider=reply.provider,
+            model=reply.model, usage=reply.usage, cost_usd=usd(record.cost_nusd),
+            counterfactual_usd=usd(record.counterfactual_nusd), decisions=stream.decisions,
+            attempts=stream.attempts, data=data, validated=validated, note=note,
+            latency_s=reply.latency_s, ttft_s=reply.ttft_s,
+        )
+
+
+def _rank(tier: str | None) -> int:
+    return TIER_ORDER.index(tier) if tier in TIER_ORDER else -1
