@@ -5,16 +5,22 @@ It runs as a fragment: sending a message reruns only the chat, not the page arou
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import streamlit as st
 
+from components.llm import router
 from core.assistant import MAX_USER_CHARS, ChatInputError, ChatTurn
 from core.conversation import Message, count_messages, history
 from core.db import Database
-from llm.errors import LLMError
-from llm.providers import get_provider
 
 SHOWN_MESSAGES = 60
 HISTORY_HEIGHT = 460
+
+
+def _money(value: object) -> str:
+    amount = Decimal(str(value))
+    return f"${amount:.4f}" if amount < 1 else f"${amount:,.2f}"
 
 
 def _model_tag(message: Message) -> str:
@@ -22,7 +28,18 @@ def _model_tag(message: Message) -> str:
     meta = message.meta
     if "completion_tokens" in meta:
         parts.append(f"{meta['prompt_tokens']}+{meta['completion_tokens']} tokens")
+    if "cost_usd" in meta:
+        parts.append(f"{_money(meta['cost_usd'])} (saved {_money(meta['savings_usd'])})")
     return " · ".join(parts)
+
+
+def _route_details(message: Message) -> None:
+    reason = message.meta.get("route_reason")
+    if reason:
+        with st.expander("Why this model?"):
+            st.caption(reason)
+            if message.meta.get("note"):
+                st.caption(message.meta["note"])
 
 
 def _render_message(message: Message) -> None:
@@ -36,6 +53,7 @@ def _render_message(message: Message) -> None:
         tag = _model_tag(message)
         if tag:
             st.caption(tag)
+        _route_details(message)
 
 
 def render_sidebar_chat(db: Database, session_id: str) -> None:
@@ -61,9 +79,10 @@ def _chat(db: Database, session_id: str) -> None:
     if not prompt:
         return
     try:
-        provider = get_provider("embedded")
-        turn = ChatTurn(db, session_id, prompt, provider=provider)
-    except (ChatInputError, LLMError) as exc:
+        turn = ChatTurn(
+            db, session_id, prompt, router=router(), page=st.session_state.get("current_page")
+        )
+    except ChatInputError as exc:
         st.warning(str(exc))
         return
     with box:
@@ -75,3 +94,4 @@ def _chat(db: Database, session_id: str) -> None:
                 st.error(result.error)
             elif result.reply is not None:
                 st.caption(_model_tag(result.reply))
+                _route_details(result.reply)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from llm.providers import get_provider, registered_tiers
+from components.llm import router
 
 TIER_BLURBS = {
     "embedded": "In-process llama.cpp model; always there, offline, free.",
@@ -14,9 +14,10 @@ TIER_BLURBS = {
 
 
 def render_tier_status() -> None:
-    tiers = registered_tiers()
+    routing = router()
+    tiers = routing.tiers()
     for column, tier in zip(st.columns(len(tiers)), tiers, strict=True):
-        health = get_provider(tier).health()
+        health = routing.health.check(tier, routing.provider(tier))
         with column, st.container(border=True):
             icon = ":material/check_circle:" if health.available else ":material/cancel:"
             st.markdown(f"**{icon} {tier.capitalize()}**")

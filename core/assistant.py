@@ -2,9 +2,10 @@
 
 The story of a message: the user's text is stored first (so a failing model loses
 nothing); the context is built from the expert's system prompt, a digest of recent
-activity and as much recent conversation as the model's window holds; the provider
+activity and as much recent conversation as the answering model's window holds; the
+router picks the tier (privacy, pin, budget, availability, difficulty, cascade) and
 streams the answer; the answer — or a readable error, or the part that arrived before
-the user stopped it — is stored with the model that produced it.
+the user stopped it — is stored with the tier, model, cost, savings and route reason.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from core.events import digest, recent_events
 from core.experts import Expert, load_expert
 from llm.context import FittedContext, Turn, fit_context
 from llm.errors import LLMError
-from llm.providers import get_provider
-from llm.providers.base import ChatRequest, Provider, Reply
+from llm.providers.base import Provider
+from llm.router import LLMRequest, Notice, Origin, Router, RouteResult
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class TurnResult:
     reply: Message | None = None
     error: str | None = None
     context: FittedContext | None = None
+    route: RouteResult | None = None
 
 
 def build_context(
@@ -60,14 +62,20 @@ def build_context(
     )
 
 
-def _usage_meta(reply: Reply) -> dict[str, object]:
+def _reply_meta(result: RouteResult) -> dict[str, object]:
     return {
-        "prompt_tokens": reply.usage.prompt_tokens,
-        "completion_tokens": reply.usage.completion_tokens,
-        "usage_source": reply.usage.source,
-        "finish_reason": reply.finish_reason,
-        "latency_s": round(reply.latency_s, 3),
-        "ttft_s": round(reply.ttft_s, 3) if reply.ttft_s is not None else None,
+        "request_id": result.request_id,
+        "prompt_tokens": result.usage.prompt_tokens,
+        "completion_tokens": result.usage.completion_tokens,
+        "usage_source": result.usage.source,
+        "cost_usd": str(result.cost_usd),
+        "counterfactual_usd": str(result.counterfactual_usd),
+        "savings_usd": str(result.savings_usd),
+        "route_reason": result.route_reason,
+        "note": result.note,
+        "attempts": len(result.attempts),
+        "latency_s": round(result.latency_s, 3),
+        "ttft_s": round(result.ttft_s, 3) if result.ttft_s is not None else None,
     }
 
 
@@ -80,8 +88,9 @@ class ChatTurn:
         session_id: str,
         text: str,
         *,
-        provider: Provider | None = None,
+        router: Router,
         expert: Expert | None = None,
+        page: str | None = None,
     ) -> None:
         text = text.strip()
         if not text:
@@ -93,8 +102,10 @@ class ChatTurn:
             )
         self.db = db
         self.session_id = session_id
-        self.provider = provider or get_provider("embedded")
+        self.router = router
         self.expert = expert or load_expert()
+        self.page = page
+        self.tier: str | None = None
         self.user_message = add_message(db, session_id, "user", text)
         self.result = TurnResult()
 
@@ -106,58 +117,60 @@ class ChatTurn:
             "assistant",
             partial,
             status=status,
-            tier=self.provider.tier,
-            model=self.provider.default_model(),
+            tier=self.tier,
+            model=None,
             meta={"error": error},
         )
 
+    def _request(self, messages: list[dict[str, str]]) -> LLMRequest:
+        return LLMRequest(
+            messages=messages,
+            purpose=self.expert.purpose,
+            expert=self.expert.name,
+            expert_tier=self.expert.tier,
+            origin=Origin(session_id=self.session_id, page=self.page),
+            max_tokens=REPLY_TOKENS,
+            temperature=self.expert.temperature,
+        )
+
     def stream(self) -> Iterator[str]:
-        reply_stream = None
-        finished = False
+        """Yield the answer as it arrives (escalation notices in italics between attempts)."""
+        routed = None
         try:
-            context = build_context(self.db, self.session_id, self.provider, self.expert)
+            probe = self._request([{"role": "user", "content": self.user_message.content}])
+            self.tier = self.router.first_tier(probe)
+            provider = self.router.provider(self.tier)
+            context = build_context(self.db, self.session_id, provider, self.expert)
             self.result.context = context
-            reply_stream = self.provider.stream(
-                ChatRequest(
-                    messages=context.messages,
-                    max_tokens=REPLY_TOKENS,
-                    temperature=self.expert.temperature,
-                )
-            )
-            yield from reply_stream
-            reply = reply_stream.reply
-            assert reply is not None
-            text = reply.text.strip() or "(The model returned an empty answer.)"
-            meta = _usage_meta(reply) | {"context": context.describe()}
+            routed = self.router.stream(self._request(context.messages))
+            for piece in routed:
+                if isinstance(piece, Notice):
+                    yield f"\n\n*{piece.text}*\n\n"
+                else:
+                    yield piece
+            result = routed.result
+            assert result is not None
+            text = result.text.strip() or "(The model returned an empty answer.)"
+            meta = _reply_meta(result) | {"context": context.describe()}
+            self.result.route = result
             self.result.reply = add_message(
-                self.db,
-                self.session_id,
-                "assistant",
-                text,
-                tier=reply.tier,
-                model=reply.model,
-                meta=meta,
+                self.db, self.session_id, "assistant", text,
+                tier=result.tier, model=result.model, meta=meta,
             )
-            finished = True
         except LLMError as exc:
-            finished = True
-            self._store_failure(reply_stream.text if reply_stream else "", str(exc), "error")
+            self._store_failure(routed.text if routed else "", str(exc), "error")
         except GeneratorExit:
-            finished = True
-            partial = reply_stream.text if reply_stream else ""
+            partial = routed.text if routed else ""
             self._store_failure(partial, "The answer was stopped before it finished.", "partial")
             raise
         except Exception as exc:
-            finished = True
             log.exception("chat turn failed")
             self._store_failure(
-                reply_stream.text if reply_stream else "",
+                routed.text if routed else "",
                 f"Something went wrong while answering ({exc.__class__.__name__}: {exc}). "
                 "Your message is saved; try again.",
                 "error",
             )
         finally:
-            if reply_stream is not None:
-                reply_stream.close()
-            if not finished:  # pragma: no cover - defensive: never leave a turn unanswered
-                self._store_failure("", "The answer was interrupted.", "partial")
+            if routed is not None:
+                routed.close()

