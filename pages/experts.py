@@ -1,0 +1,91 @@
+import streamlit as st
+
+from components.events import record
+from core.experts import (
+    DEFAULT_EXPERT,
+    ExpertError,
+    expert_slugs,
+    expert_template,
+    load_experts,
+    read_expert_text,
+    save_expert,
+)
+
+
+def _save(slug: str | None, text_key: str) -> None:
+    """Form callback (it runs before the page is drawn, so the list and preview are fresh).
+    ``slug`` None means a new expert. On failure nothing is written and the text stays."""
+    form, slug = ("edit", slug) if slug else ("new", st.session_state.expert_new_slug)
+    try:
+        expert = save_expert(slug, st.session_state[text_key], overwrite=form == "edit")
+    except ExpertError as exc:
+        st.session_state.expert_outcome = (form, False, str(exc))
+        record("error_shown", f"Could not save the expert {slug.strip() or '(no name)'}: {exc}")
+        return
+    st.session_state.expert_outcome = (form, True, f"Saved {expert.name} ({expert.slug}.md).")
+    record("form_submitted", f"Saved the expert {expert.name}")
+    if form == "new":
+        st.session_state.expert_pick = expert.slug
+        del st.session_state.expert_new_slug, st.session_state.expert_new_text
+
+
+def _show_outcome(form: str) -> None:
+    if st.session_state.get("expert_outcome", ("",))[0] == form:
+        _, ok, message = st.session_state.pop("expert_outcome")
+        (st.success if ok else st.error)(message)
+
+
+st.title("Experts")
+st.caption(
+    "An expert is a system prompt with settings — the tier it starts on, its temperature, "
+    "what it is for — kept as a Markdown file in prompts/. Pick one in the sidebar chat; "
+    "read, edit or write one here."
+)
+experts, problems = load_experts()
+for problem in problems:
+    st.warning(problem, icon=":material/warning:")
+
+slugs = expert_slugs()
+if DEFAULT_EXPERT in slugs:
+    st.session_state.setdefault("expert_pick", DEFAULT_EXPERT)
+slug = st.selectbox(
+    "Expert",
+    slugs,
+    format_func=lambda s: experts[s].name if s in experts else f"{s}.md (cannot be loaded)",
+    key="expert_pick",
+)
+if expert := experts.get(slug):
+    st.markdown(f"**{expert.name}** — {expert.description}")
+    st.caption(
+        f"tier {expert.tier} · temperature {expert.temperature:g} · purpose {expert.purpose}"
+    )
+    st.code(expert.system_prompt, language="markdown", wrap_lines=True)
+elif slug is None:
+    st.info("There are no experts yet. Write the first one below.")
+
+try:
+    text = read_expert_text(slug) if slug else None
+except ExpertError as exc:
+    st.error(str(exc))
+    text = None
+if text is not None:
+    with st.form("edit_expert"):
+        st.subheader("Edit")
+        st.text_area("The whole file", text, height=360, key=f"expert_text_{slug}")
+        st.form_submit_button(
+            "Save", type="primary", on_click=_save, args=(slug, f"expert_text_{slug}")
+        )
+    _show_outcome("edit")
+
+st.session_state.setdefault("expert_new_text", expert_template("My expert"))
+with st.form("new_expert"):
+    st.subheader("New expert")
+    st.text_input(
+        "File name",
+        key="expert_new_slug",
+        placeholder="market_scout",
+        help="2 to 40 lowercase letters, digits and underscores: prompts/<name>.md",
+    )
+    st.text_area("The whole file", height=360, key="expert_new_text")
+    st.form_submit_button("Create", on_click=_save, args=(None, "expert_new_text"))
+_show_outcome("new")
