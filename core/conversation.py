@@ -1,4 +1,9 @@
-"""The chat's messages, stored before and after every model call so nothing is lost."""
+"""The chat's conversations and messages, stored before and after every model call.
+
+A session holds one or more conversations; the active one is kept on the session row so
+a reload finds it. Roles: user, assistant, and narration (progress and system messages
+that workflows post into the chat).
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,102 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
-from core.db import Database
-from core.models import MessageRow
+from core.db import Database, utcnow
+from core.models import ConversationRow, MessageRow, SessionRow
+
+ROLES = ("user", "assistant", "narration")
+TITLE_LENGTH = 60
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    title: str
+    created_at: datetime | None
+    messages: int = 0
+
+
+def _new_conversation_row(s, session_id: str, title: str) -> ConversationRow:  # noqa: ANN001
+    row = ConversationRow(session_id=session_id, title=title[:200] or "New conversation")
+    s.add(row)
+    s.flush()
+    s.execute(
+        update(SessionRow)
+        .where(SessionRow.id == session_id)
+        .values(active_conversation_id=row.id)
+    )
+    return row
+
+
+def active_conversation(db: Database, session_id: str) -> int:
+    """The session's current conversation, created on first use."""
+    with db.read() as s:
+        current = s.scalar(
+            select(SessionRow.active_conversation_id).where(SessionRow.id == session_id)
+        )
+    if current is not None:
+        return current
+    with db.write() as s:
+        current = s.scalar(
+            select(SessionRow.active_conversation_id).where(SessionRow.id == session_id)
+        )
+        if current is not None:
+            return current
+        return _new_conversation_row(s, session_id, "New conversation").id
+
+
+def new_conversation(db: Database, session_id: str) -> int:
+    with db.write() as s:
+        return _new_conversation_row(s, session_id, "New conversation").id
+
+
+def switch_conversation(db: Database, session_id: str, conversation_id: int) -> None:
+    with db.write() as s:
+        owner = s.scalar(
+            select(ConversationRow.session_id).where(ConversationRow.id == conversation_id)
+        )
+        if owner != session_id:
+            raise ValueError("That conversation does not belong to this session.")
+        s.execute(
+            update(SessionRow)
+            .where(SessionRow.id == session_id)
+            .values(active_conversation_id=conversation_id, last_seen_at=utcnow())
+        )
+
+
+def conversations(db: Database, session_id: str) -> list[Conversation]:
+    """The session's conversations, newest first, with their message counts."""
+    count = (
+        select(func.count())
+        .where(MessageRow.conversation_id == ConversationRow.id)
+        .correlate(ConversationRow)
+        .scalar_subquery()
+    )
+    with db.read() as s:
+        rows = s.execute(
+            select(ConversationRow, count)
+            .where(ConversationRow.session_id == session_id)
+            .order_by(ConversationRow.id.desc())
+        ).all()
+    return [Conversation(r.id, r.title, r.created_at, int(n)) for r, n in rows]
+
+
+def clear_conversation(db: Database, session_id: str, conversation_id: int) -> int:
+    """Delete the conversation's messages (after the user confirmed); returns how many."""
+    with db.write() as s:
+        return s.execute(
+            delete(MessageRow).where(
+                MessageRow.session_id == session_id,
+                MessageRow.conversation_id == conversation_id,
+            )
+        ).rowcount
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)
@@ -47,10 +144,29 @@ def add_message(
     tier: str | None = None,
     model: str | None = None,
     meta: dict[str, Any] | None = None,
+    conversation_id: int | None = None,
 ) -> Message:
+    """Store a message in ``conversation_id`` (default: the session's active conversation).
+
+    The first user message of a conversation becomes its title.
+    """
+    if role not in ROLES:
+        raise ValueError(f"Unknown message role {role!r}; use one of {', '.join(ROLES)}.")
+    if conversation_id is None:
+        conversation_id = active_conversation(db, session_id)
     with db.write() as s:
+        if role == "user":
+            s.execute(
+                update(ConversationRow)
+                .where(
+                    ConversationRow.id == conversation_id,
+                    ConversationRow.title == "New conversation",
+                )
+                .values(title=_title_from(content))
+            )
         row = MessageRow(
             session_id=session_id,
+            conversation_id=conversation_id,
             role=role,
             content=content,
             status=status,
@@ -81,9 +197,21 @@ def update_message(
         )
 
 
-def history(db: Database, session_id: str, limit: int | None = None) -> list[Message]:
-    """The session's messages, oldest first; with ``limit``, only the newest ``limit``."""
-    query = select(MessageRow).where(MessageRow.session_id == session_id)
+def history(
+    db: Database,
+    session_id: str,
+    limit: int | None = None,
+    conversation_id: int | None = None,
+) -> list[Message]:
+    """A conversation's messages (default: the active one), oldest first.
+
+    With ``limit``, only the newest ``limit`` messages.
+    """
+    if conversation_id is None:
+        conversation_id = active_conversation(db, session_id)
+    query = select(MessageRow).where(
+        MessageRow.session_id == session_id, MessageRow.conversation_id == conversation_id
+    )
     with db.read() as s:
         if limit is None:
             rows = s.scalars(query.order_by(MessageRow.id)).all()
@@ -93,8 +221,15 @@ def history(db: Database, session_id: str, limit: int | None = None) -> list[Mes
         return [_message(row) for row in rows]
 
 
-def count_messages(db: Database, session_id: str) -> int:
+def count_messages(db: Database, session_id: str, conversation_id: int | None = None) -> int:
+    if conversation_id is None:
+        conversation_id = active_conversation(db, session_id)
     with db.read() as s:
         return s.scalar(
-            select(func.count()).select_from(MessageRow).where(MessageRow.session_id == session_id)
+            select(func.count())
+            .select_from(MessageRow)
+            .where(
+                MessageRow.session_id == session_id,
+                MessageRow.conversation_id == conversation_id,
+            )
         ) or 0

@@ -32,6 +32,7 @@ class FittedContext:
     exact: bool
     dropped_messages: int = 0
     truncated_newest: bool = False
+    dropped_sections: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -47,9 +48,11 @@ class FittedContext:
         )
         if self.dropped_messages:
             text += f"; {self.dropped_messages:,} older messages left out"
+        if self.dropped_sections:
+            text += f"; {self.dropped_sections} background section(s) left out"
         if self.truncated_newest:
             text += "; your message was cut to fit"
-        return text + "."
+        return "; ".join([text, *self.notes]) + "."
 
 
 def fit_context(
@@ -60,11 +63,25 @@ def fit_context(
     count: TokenCounter,
     window: int,
     reserve_for_reply: int,
+    total_messages: int | None = None,
 ) -> FittedContext:
-    system = "\n\n".join([system_prompt.strip(), *[s.strip() for s in sections if s.strip()]])
-    system_tokens, exact = count(system)
-    used = system_tokens + PER_MESSAGE_OVERHEAD
-    budget = window - reserve_for_reply - used
+    """Fit ``history`` (oldest first) under the system prompt and its ``sections``.
+
+    ``sections`` are optional background, most important first; when even the newest
+    message would not fit beside them, they are left out from the last one backwards.
+    ``total_messages`` (if the caller loaded only the newest part of a longer history)
+    makes the "left out" count honest.
+    """
+    kept_sections = [s.strip() for s in sections if s.strip()]
+    newest_tokens = count(history[-1].content)[0] + PER_MESSAGE_OVERHEAD if history else 0
+    while True:
+        system = "\n\n".join([system_prompt.strip(), *kept_sections])
+        system_tokens, exact = count(system)
+        used = system_tokens + PER_MESSAGE_OVERHEAD
+        budget = window - reserve_for_reply - used
+        if budget >= min(newest_tokens, window // 4) or not kept_sections:
+            break
+        kept_sections.pop()
     kept: list[Turn] = []
     truncated = False
     for index, turn in enumerate(reversed(history)):
@@ -85,7 +102,7 @@ def fit_context(
             used += count(cut)[0] + PER_MESSAGE_OVERHEAD
             truncated = True
         break
-    dropped = len(history) - len(kept)
+    dropped = (total_messages if total_messages is not None else len(history)) - len(kept)
     messages = [{"role": "system", "content": system}]
     messages += [{"role": t.role, "content": t.content} for t in reversed(kept)]
     return FittedContext(
@@ -96,4 +113,5 @@ def fit_context(
         exact=exact,
         dropped_messages=dropped,
         truncated_newest=truncated,
+        dropped_sections=len([s for s in sections if s.strip()]) - len(kept_sections),
     )

@@ -92,3 +92,21 @@ def test_passwords_are_not_shown_in_errors() -> None:
     with pytest.raises(DatabaseError) as info:
         open_database("postgresql+psycopg://ambient:s3cret-pw@127.0.0.1:1/ambient")
     assert "s3cret-pw" not in str(info.value)
+
+
+def test_upgrading_from_the_previous_schema_keeps_the_messages(db_url: str) -> None:
+    engine = make_engine(db_url)
+    migrate(engine, "0002")
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO sessions (id, created_at, last_seen_at) "
+                       "VALUES ('s1', '2026-01-01', '2026-01-01')"))
+        for i in range(3):
+            c.execute(text("INSERT INTO messages (session_id, role, content, status, created_at)"
+                           f" VALUES ('s1', 'user', 'hello {i}', 'ok', '2026-01-01')"))
+    migrate(engine)
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT content, conversation_id FROM messages ORDER BY id")).all()
+        active = c.execute(text("SELECT active_conversation_id FROM sessions")).scalar()
+    assert [r[0] for r in rows] == ["hello 0", "hello 1", "hello 2"]
+    assert {r[1] for r in rows} == {active} and active is not None
+    engine.dispose()
