@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from components.chat import render_sidebar_chat
+from components.chat import answer_pending_message, render_sidebar_chat
 from components.events import track_page
+from components.navigation import app_pages
 from components.session import database, session_id
 
 st.set_page_config(page_title="Ambient", page_icon=":material/eco:", layout="wide")
@@ -11,12 +12,9 @@ st.set_page_config(page_title="Ambient", page_icon=":material/eco:", layout="wid
 db = database()
 sid = session_id()
 
-page = st.navigation(
-    [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-        st.Page("pages/activity.py", title="Activity", icon=":material/history:"),
-    ]
-)
+page = st.navigation(app_pages())
 track_page(page.title)
 render_sidebar_chat(db, sid)
 page.run()
+# The reply streams after the page is drawn, so a chat message never blanks the page.
+answer_pending_message(db, sid)

@@ -1,23 +1,47 @@
 """The sidebar chat, rendered by the entrypoint so it is the same widget on every page.
 
-It runs as a fragment: sending a message reruns only the chat, not the page around it.
+Two halves: ``render_sidebar_chat`` draws the history, the controls and the input before
+the page runs; ``answer_pending_message`` streams the reply after the page has been drawn.
+A "Stop" button during the stream triggers a full rerun, which interrupts the stream;
+the part that arrived is kept. Progress messages that workflows post from background
+threads show up through a small live fragment that polls only while narration is
+expected.
 """
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import streamlit as st
 
 from components.llm import router
+from components.navigation import page_path, page_titles
+from core import actions
 from core.assistant import MAX_USER_CHARS, ChatInputError, ChatTurn
-from core.conversation import Message, count_messages, history
+from core.conversation import (
+    Message,
+    active_conversation,
+    clear_conversation,
+    conversations,
+    count_messages,
+    history,
+    new_conversation,
+    switch_conversation,
+    update_message,
+)
 from core.db import Database
+from core.events import record_event
+from core.experts import DEFAULT_EXPERT, Expert, load_experts
+from core.narration import recent_narration
 
 SHOWN_MESSAGES = 60
-HISTORY_HEIGHT = 460
+HISTORY_HEIGHT = 440
+LIVE_SECONDS = 120
+_SLOT = "_chat_slot"
 
 
+# -- small pieces ------------------------------------------------------------------------
 def _money(value: object) -> str:
     amount = Decimal(str(value))
     return f"${amount:.4f}" if amount < 1 else f"${amount:,.2f}"
@@ -33,16 +57,14 @@ def _model_tag(message: Message) -> str:
     return " · ".join(parts)
 
 
-def _route_details(message: Message) -> None:
-    reason = message.meta.get("route_reason")
-    if reason:
-        with st.expander("Why this model?"):
-            st.caption(reason)
-            if message.meta.get("note"):
-                st.caption(message.meta["note"])
-
-
 def _render_message(message: Message) -> None:
+    if message.role == "narration":
+        icon = {"warning": ":material/warning:", "error": ":material/error:",
+                "done": ":material/task_alt:"}.get(message.meta.get("kind", ""),
+                                                   ":material/campaign:")
+        comment = message.meta.get("comment")
+        st.caption(f"{icon} {message.content}" + (f" — *{comment}*" if comment else ""))
+        return
     with st.chat_message(message.role):
         if message.content:
             st.markdown(message.content)
@@ -50,48 +72,223 @@ def _render_message(message: Message) -> None:
             return
         if message.status != "ok":
             st.error(message.meta.get("error", "The answer failed."))
+        for done in message.meta.get("actions", []):
+            (st.success if done["ok"] else st.warning)(done["message"])
         tag = _model_tag(message)
         if tag:
             st.caption(tag)
-        _route_details(message)
+        if message.content or message.meta.get("route_reason"):
+            with st.popover("Copy · why this model?", use_container_width=False):
+                if message.content:
+                    st.code(message.content, language=None, wrap_lines=True)
+                if message.meta.get("route_reason"):
+                    st.caption(message.meta["route_reason"])
+                if message.meta.get("note"):
+                    st.caption(message.meta["note"])
+                if message.meta.get("context"):
+                    st.caption(message.meta["context"])
 
 
+def _experts() -> tuple[dict[str, Expert], list[str]]:
+    """Read fresh on every run (a few small files): a saved expert shows up at once."""
+    return load_experts()
+
+
+def current_expert() -> Expert | None:
+    experts, _ = _experts()
+    slug = st.session_state.get("expert", DEFAULT_EXPERT)
+    return experts.get(slug) or experts.get(DEFAULT_EXPERT)
+
+
+# -- conversation menu -------------------------------------------------------------------
+def _export_markdown(messages: list[Message]) -> str:
+    lines = ["# Ambient conversation", ""]
+    for m in messages:
+        who = {"user": "You", "assistant": "Assistant", "narration": "Progress"}[m.role]
+        when = m.created_at.strftime("%Y-%m-%d %H:%M") if m.created_at else ""
+        model = f" ({m.model})" if m.model else ""
+        lines += [f"**{who}**{model} · {when}", "", m.content or "", ""]
+    return "\n".join(lines)
+
+
+def _export_json(messages: list[Message]) -> str:
+    return json.dumps(
+        [
+            {"role": m.role, "content": m.content, "status": m.status, "tier": m.tier,
+             "model": m.model, "created_at": m.created_at.isoformat() if m.created_at else None,
+             "meta": m.meta}
+            for m in messages
+        ],
+        indent=2,
+        default=str,
+    )
+
+
+def _conversation_menu(db: Database, session_id: str, conversation_id: int) -> None:
+    with st.popover("Conversations", icon=":material/forum:", use_container_width=True):
+        st.button("New conversation", icon=":material/add:", key="chat_new",
+                  on_click=new_conversation, args=(db, session_id))
+        known = conversations(db, session_id)
+        labels = {c.id: f"{c.title} ({c.messages})" for c in known}
+        if conversation_id in labels:
+            st.session_state.chat_switch = conversation_id  # follow the active conversation
+        st.selectbox(
+            "Switch to", list(labels), format_func=labels.get, key="chat_switch",
+            on_change=lambda: switch_conversation(db, session_id, st.session_state.chat_switch),
+        )
+        messages = history(db, session_id, conversation_id=conversation_id)
+        left, right = st.columns(2)
+        left.download_button("Markdown", _export_markdown(messages), "conversation.md",
+                             "text/markdown", key="chat_export_md", icon=":material/download:")
+        right.download_button("JSON", _export_json(messages), "conversation.json",
+                              "application/json", key="chat_export_json",
+                              icon=":material/download:")
+        if not st.session_state.get("chat_confirm_clear"):
+            if st.button("Clear this conversation", icon=":material/delete:", key="chat_clear",
+                         disabled=not messages):
+                st.session_state.chat_confirm_clear = True
+                st.rerun()
+        else:
+            st.warning(f"Delete all {len(messages)} messages of this conversation? "
+                       "This cannot be undone.")
+            yes, no = st.columns(2)
+            if yes.button("Yes, clear", type="primary", key="chat_clear_yes"):
+                removed = clear_conversation(db, session_id, conversation_id)
+                record_event(db, session_id, "form_submitted",
+                             f"Cleared the conversation ({removed} messages)")
+                st.session_state.chat_confirm_clear = False
+                st.rerun()
+            if no.button("Cancel", key="chat_clear_no"):
+                st.session_state.chat_confirm_clear = False
+                st.rerun()
+
+
+# -- pending destructive actions ---------------------------------------------------------
+def _pending_actions(db: Database, session_id: str, message: Message) -> None:
+    pending = message.meta.get("pending_actions") or []
+    if not pending or message.meta.get("pending_resolved"):
+        return
+    context = actions.ActionContext(db, session_id, st.session_state.get("current_page"),
+                                    user_turn=True, pages=page_titles())
+    for index, item in enumerate(pending):
+        st.warning(item["summary"], icon=":material/help:")
+        yes, no = st.columns(2)
+        if yes.button("Confirm", key=f"confirm_{message.id}_{index}", type="primary"):
+            outcome = actions.confirm(context, actions.Proposal(item["name"], item["args"]))
+            _resolve(db, message, outcome.message, outcome.ok)
+            st.rerun()
+        if no.button("Cancel", key=f"cancel_{message.id}_{index}"):
+            _resolve(db, message, f"Cancelled: {item['summary']}", True)
+            st.rerun()
+
+
+def _resolve(db: Database, message: Message, text: str, ok: bool) -> None:
+    meta = message.meta | {
+        "pending_resolved": True,
+        "actions": [*message.meta.get("actions", []),
+                    {"ok": ok, "message": text, "effect": None}],
+    }
+    update_message(db, message.id, content=message.content, status=message.status,
+                   tier=message.tier, model=message.model, meta=meta)
+
+
+# -- live narration ----------------------------------------------------------------------
+def _live_feed(db: Database, session_id: str, after_id: int) -> None:
+    newer = [m for m in history(db, session_id, limit=20) if m.id > after_id]
+    for message in newer:
+        _render_message(message)
+
+
+_live_fragment = st.fragment(_live_feed, run_every=2)
+
+
+def _narration_expected(db: Database, session_id: str) -> bool:
+    return bool(st.session_state.get("expect_narration")) or recent_narration(
+        db, session_id, LIVE_SECONDS
+    )
+
+
+# -- the panel ---------------------------------------------------------------------------
 def render_sidebar_chat(db: Database, session_id: str) -> None:
+    experts, problems = _experts()
+    conversation_id = active_conversation(db, session_id)
     with st.sidebar:
         st.subheader("Assistant")
-        _chat(db, session_id)
+        names = {slug: e.name for slug, e in experts.items()}
+        if names:
+            st.selectbox("Expert", list(names), format_func=names.get, key="expert",
+                         index=list(names).index(DEFAULT_EXPERT) if DEFAULT_EXPERT in names
+                         else 0)
+        for problem in problems:
+            st.caption(f":material/warning: {problem}")
+        _conversation_menu(db, session_id, conversation_id)
+
+        box = st.container(height=HISTORY_HEIGHT, key="chat_history")
+        messages = history(db, session_id, limit=SHOWN_MESSAGES, conversation_id=conversation_id)
+        with box:
+            if len(messages) == SHOWN_MESSAGES:
+                total = count_messages(db, session_id, conversation_id)
+                st.caption(f"Showing the latest {SHOWN_MESSAGES} of {total:,} messages.")
+            if not messages:
+                st.caption("Ask me anything about what you are doing in Ambient.")
+            for message in messages:
+                _render_message(message)
+            last_id = messages[-1].id if messages else 0
+            if _narration_expected(db, session_id):
+                _live_fragment(db, session_id, last_id)
+        st.session_state[_SLOT] = box
+
+        replies = [m for m in messages if m.role == "assistant"]
+        if replies:
+            _pending_actions(db, session_id, replies[-1])
+            fill = replies[-1].meta.get("context_fill")
+            if fill is not None:
+                st.progress(min(float(fill), 1.0), text=replies[-1].meta.get("context", ""))
+
+        prompt = st.chat_input("Message the assistant", key="chat_input",
+                               max_chars=MAX_USER_CHARS)
+        if prompt:
+            st.session_state.chat_prompt = prompt
 
 
-@st.fragment
-def _chat(db: Database, session_id: str) -> None:
-    box = st.container(height=HISTORY_HEIGHT, key="chat_history")
-    messages = history(db, session_id, limit=SHOWN_MESSAGES)
-    with box:
-        total = count_messages(db, session_id) if len(messages) == SHOWN_MESSAGES else 0
-        if total > SHOWN_MESSAGES:
-            st.caption(f"Showing the latest {SHOWN_MESSAGES} of {total:,} messages.")
-        if not messages:
-            st.caption("Ask me anything about what you are doing in Ambient.")
-        for message in messages:
-            _render_message(message)
-
-    prompt = st.chat_input("Message the assistant", key="chat_input", max_chars=MAX_USER_CHARS)
+def answer_pending_message(db: Database, session_id: str) -> None:
+    """Stream the reply to the message sent on this run (after the page was drawn)."""
+    prompt = st.session_state.pop("chat_prompt", None)
     if not prompt:
         return
+    box = st.session_state.get(_SLOT)
     try:
-        turn = ChatTurn(
-            db, session_id, prompt, router=router(), page=st.session_state.get("current_page")
-        )
+        turn = ChatTurn(db, session_id, prompt, router=router(), expert=current_expert(),
+                        page=st.session_state.get("current_page"), pages=page_titles())
     except ChatInputError as exc:
-        st.warning(str(exc))
+        st.sidebar.warning(str(exc))
         return
     with box:
         _render_message(turn.user_message)
         with st.chat_message("assistant"):
+            stop = st.empty()
+            stop.button("Stop", icon=":material/stop_circle:", key="chat_stop")
             st.write_stream(turn.stream())
+            stop.empty()
             result = turn.result
             if result.error:
                 st.error(result.error)
-            elif result.reply is not None:
+            for outcome in result.outcomes:
+                (st.success if outcome.ok else st.warning)(outcome.message)
+            if result.reply is not None and result.reply.status == "ok":
                 st.caption(_model_tag(result.reply))
-                _route_details(result.reply)
+    _apply_effects(result.effects)
+    if result.pending:
+        st.rerun()  # show the confirmation buttons
+
+
+def _apply_effects(effects: list[dict]) -> None:
+    cards = st.session_state.setdefault("cards", {})
+    target = None
+    for effect in effects:
+        if effect.get("type") == "card":
+            cards[str(effect.get("key"))] = bool(effect.get("expanded"))
+        elif effect.get("type") == "navigate":
+            target = page_path(str(effect.get("page", "")))
+    if target:
+        st.switch_page(target)

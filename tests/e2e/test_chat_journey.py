@@ -36,7 +36,8 @@ def test_chat_reload_and_switch_page_keep_the_conversation(
     expect(page.locator(MESSAGES).first).to_contain_text("Hello there, what can you do?")
     reply_tag = page.locator(MESSAGES).nth(1).get_by_text(re.compile("embedded · SmolLM2"))
     expect(reply_tag).to_be_visible(timeout=120_000)
-    answer = page.locator(MESSAGES).nth(1).inner_text()
+    answer_text = page.locator(MESSAGES).nth(1).locator('[data-testid="stMarkdownContainer"]')
+    answer = answer_text.first.inner_text()
     expect_no_exception(page)
 
     # The session id is in the URL, so a reload finds the same conversation.
@@ -45,7 +46,7 @@ def test_chat_reload_and_switch_page_keep_the_conversation(
     page.reload()
     expect(page.locator(MESSAGES)).to_have_count(2)
     expect(page.locator(MESSAGES).first).to_contain_text("Hello there, what can you do?")
-    assert page.locator(MESSAGES).nth(1).inner_text() == answer
+    assert answer_text.first.inner_text() == answer
     assert page.url == url
 
     # Another page: the same chat, and the page sees what the user did.

@@ -1,0 +1,34 @@
+"""The app's pages, in one place: Home.py navigates with them, the assistant's
+"go to page" action looks them up by title."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+_PAGES = (
+    ("pages/home.py", "Home", ":material/home:"),
+    ("pages/introduction.py", "Introduction", ":material/waving_hand:"),
+    ("pages/long_job.py", "Long job", ":material/hourglass_top:"),
+    ("pages/experts.py", "Experts", ":material/psychology:"),
+    ("pages/memory.py", "Memory", ":material/neurology:"),
+    ("pages/activity.py", "Activity", ":material/history:"),
+)
+
+
+def app_pages() -> list[st.Page]:
+    return [
+        st.Page(path, title=title, icon=icon, default=index == 0)
+        for index, (path, title, icon) in enumerate(_PAGES)
+    ]
+
+
+def page_titles() -> tuple[str, ...]:
+    return tuple(title for _, title, _ in _PAGES)
+
+
+def page_path(title: str) -> str | None:
+    wanted = title.strip().lower()
+    for path, name, _ in _PAGES:
+        if name.lower() == wanted:
+            return path
+    return None

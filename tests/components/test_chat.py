@@ -1,0 +1,92 @@
+"""The sidebar chat's comforts through AppTest: conversations, clear, export, narration."""
+
+from __future__ import annotations
+
+import json
+
+from components.chat import _export_json, _export_markdown
+from core.conversation import active_conversation, add_message, history
+from core.db import get_database
+from core.narration import narrate
+from tests.apptest import new_app, rerun
+
+
+def started_app(app_env: str):  # noqa: ANN201
+    at = new_app()
+    at.run()
+    assert not at.exception
+    sid = at.session_state.session_id
+    db = get_database()
+    add_message(db, sid, "user", "What is a link graph?")
+    add_message(db, sid, "assistant", "A map of which pages link to which.", tier="embedded",
+                model="SmolLM2-135M-Instruct")
+    rerun(at)
+    return at, db, sid
+
+
+def chat_texts(at) -> list[str]:  # noqa: ANN001
+    return [m.markdown[0].value for m in at.sidebar.chat_message if m.markdown]
+
+
+def test_clearing_asks_first_and_then_removes_the_messages(app_env: str) -> None:
+    at, db, sid = started_app(app_env)
+    at.button(key="chat_clear").click()
+    rerun(at)
+    assert any("Delete all 2 messages" in w.value for w in at.warning)
+    assert len(history(db, sid)) == 2  # nothing removed before the confirmation
+    at.button(key="chat_clear_no").click()
+    rerun(at)
+    assert len(history(db, sid)) == 2
+    at.button(key="chat_clear").click()
+    rerun(at)
+    at.button(key="chat_clear_yes").click()
+    rerun(at)
+    assert history(db, sid) == [] and chat_texts(at) == []
+
+
+def test_a_new_conversation_and_switching_back(app_env: str) -> None:
+    at, db, sid = started_app(app_env)
+    first = active_conversation(db, sid)
+    at.button(key="chat_new").click()
+    rerun(at)
+    assert chat_texts(at) == []
+    switch = at.selectbox(key="chat_switch")
+    assert any(o.startswith("What is a link graph? (2)") for o in switch.options), switch.options
+    switch.set_value(first)
+    rerun(at)
+    assert chat_texts(at) == ["What is a link graph?", "A map of which pages link to which."]
+
+
+def test_exports_carry_every_message() -> None:
+    from core.conversation import Message
+
+    messages = [
+        Message(1, "user", "Hi <b>there</b>"),
+        Message(2, "assistant", "Hello!", tier="embedded", model="SmolLM2-135M-Instruct"),
+        Message(3, "narration", "50% done"),
+    ]
+    markdown = _export_markdown(messages)
+    assert "**You**" in markdown and "**Assistant** (SmolLM2-135M-Instruct)" in markdown
+    assert "Hi <b>there</b>" in markdown and "**Progress**" in markdown
+    data = json.loads(_export_json(messages))
+    assert [m["role"] for m in data] == ["user", "assistant", "narration"]
+    assert data[1]["model"] == "SmolLM2-135M-Instruct"
+
+
+def test_narration_posted_from_a_job_shows_in_the_chat(app_env: str) -> None:
+    at, db, sid = started_app(app_env)
+    narrate(db, sid, "Long job: 50% done", source="test")
+    rerun(at)
+    captions = [c.value for c in at.sidebar.caption]
+    assert any("Long job: 50% done" in c for c in captions)
+
+
+def test_the_chat_shows_how_full_the_context_is(app_env: str) -> None:
+    at = new_app()
+    at.run()
+    at.sidebar.chat_input[0].set_value("Hello!")
+    rerun(at)
+    assert not at.exception
+    rerun(at)
+    bars = at.sidebar.get("progress")
+    assert bars and "Context" in bars[0].proto.text and "tokens" in bars[0].proto.text
