@@ -1,8 +1,9 @@
 """One chat turn, from the user's words to a stored answer.
 
 The story of a message: the user's text is stored first (so a failing model loses
-nothing). If it may ask for something to be done, the action planner (which sees only
-the user's own words) proposes validated actions; safe ones run at once, destructive
+nothing). Plain statements ("my name is Ann") become actions by rule; otherwise, if it
+may ask for something to be done, the action planner (which sees only the user's own
+words) proposes validated actions; safe ones run at once, destructive
 ones wait for the user's click. The context is built from the expert's system prompt,
 remembered facts, a digest of recent activity and progress messages, and as much of the
 conversation as the answering model's window holds. The router picks the tier and
@@ -28,6 +29,7 @@ from core.conversation import (
 from core.db import Database
 from core.events import digest, recent_events
 from core.experts import Expert, load_expert
+from core.intents import rule_proposals
 from core.memory import facts, facts_digest, scope_for
 from llm.context import FittedContext, Turn, fit_context
 from llm.errors import LLMError
@@ -179,14 +181,17 @@ class ChatTurn:
     def _act(self) -> str:
         """Plan and run actions for this user turn; returns a note for the model's context."""
         text = self.user_message.content
-        if not actions.ACTION_HINT.search(text):
-            return ""
-        plan = actions.plan_actions(self.router, text, origin=self._origin(), pages=self.pages)
+        proposals = rule_proposals(text)
+        if not proposals and actions.ACTION_HINT.search(text):
+            plan = actions.plan_actions(
+                self.router, text, origin=self._origin(), pages=self.pages
+            )
+            proposals = list(plan.proposals)
+            self.result.rejections = list(plan.rejections)
         context = actions.ActionContext(
             self.db, self.session_id, self.page, user_turn=True, pages=self.pages
         )
-        self.result.rejections = list(plan.rejections)
-        for proposal in plan.proposals:
+        for proposal in proposals:
             done = actions.execute(context, proposal)
             if isinstance(done, actions.Pending):
                 self.result.pending.append(done)
