@@ -1,8 +1,11 @@
 import streamlit as st
 
+from components.profile import accent_bar, known_facts
 from components.tiers import render_tier_status
 
-st.title("Ambient")
+you = known_facts()
+st.title(f"Welcome back, {you['name']}" if "name" in you else "Ambient")
+accent_bar(you.get("favourite_colour"))
 st.markdown(
     "A local-first AI workflow dashboard. Each workflow is a page of steps that reads top "
     "to bottom like a notebook; the assistant in the sidebar sees what you do and answers "

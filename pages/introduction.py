@@ -1,0 +1,84 @@
+import streamlit as st
+
+from components.cards import step_card
+from components.events import record
+from components.llm import router
+from components.profile import accent_bar, css_colour
+from components.session import database, session_id
+from core.conversation import add_message
+from core.introduction import STEPS, greeting_request, introduction_request
+from core.memory import remember, scope_for
+from core.workflows import complete_step, get_run, restart
+from llm.router import Origin, RouteError
+
+db, sid = database(), session_id()
+run = get_run(db, sid, "introduction", STEPS)
+origin = Origin(session_id=sid, page="Introduction", workflow="introduction")
+
+st.title("Introduction")
+st.caption("Meet the assistant. It will remember your name and favourite colour.")
+
+
+def ask_model(request) -> str | None:  # noqa: ANN001
+    try:
+        stream = router().stream(request)
+        text = st.write_stream(p for p in stream if isinstance(p, str))
+    except RouteError as exc:
+        st.error(str(exc))
+        record("error_shown", str(exc))
+        return None
+    return str(text).strip()
+
+
+with step_card(run, "meet", "Meet the assistant"):
+    intro = run.step_data("meet")
+    if intro:
+        st.markdown(intro)
+    elif st.button("Say hello", icon=":material/waving_hand:", key="intro_hello"):
+        intro = ask_model(introduction_request(origin))
+        if intro:
+            add_message(db, sid, "assistant", intro, meta={"source": "introduction"})
+            complete_step(db, run, "meet", intro)
+            record("step_completed", "The assistant introduced itself")
+            st.rerun()
+
+with step_card(run, "name", "Your name"), st.form("intro_name"):
+    name = st.text_input("What should I call you?", value=run.step_data("name") or "",
+                         max_chars=60)
+    if st.form_submit_button("Remember my name", disabled=not run.done("meet")):
+        try:
+            fact = remember(db, scope_for(sid), "name", name)
+        except ValueError as exc:
+            st.error(str(exc))
+        else:
+            complete_step(db, run, "name", fact.value)
+            record("step_completed", f"Told the assistant their name ({fact.value})")
+            st.rerun()
+
+with step_card(run, "colour", "Your favourite colour"), st.form("intro_colour"):
+    picked = st.color_picker("Pick it", value=run.step_data("colour") or "#2f7d6d")
+    if st.form_submit_button("Remember my colour", disabled=not run.done("name")):
+        fact = remember(db, scope_for(sid), "favourite_colour", picked)
+        complete_step(db, run, "colour", fact.value)
+        record("step_completed", f"Told the assistant their favourite colour ({picked})")
+        st.rerun()
+
+with step_card(run, "welcome", "All set"):
+    if run.done("colour"):
+        accent_bar(css_colour(run.step_data("colour")))
+        welcome = run.step_data("welcome")
+        if welcome:
+            st.markdown(welcome)
+        elif st.button("Hear from the assistant", key="intro_welcome"):
+            welcome = ask_model(greeting_request(run.step_data("name"), run.step_data("colour"),
+                                                 origin))
+            if welcome:
+                complete_step(db, run, "welcome", welcome)
+                record("step_completed", "Finished the introduction")
+                st.rerun()
+    else:
+        st.caption("Tell the assistant your name and colour first.")
+
+if st.button("Start the introduction again", icon=":material/restart_alt:"):
+    restart(db, sid, "introduction", STEPS)
+    st.rerun()

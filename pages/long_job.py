@@ -1,0 +1,50 @@
+import streamlit as st
+
+from components.cards import step_card
+from components.events import record
+from components.jobs import job_progress
+from components.session import database, session_id
+from core import long_job
+from core.jobs import JobError, cancel_job, latest_job, recover_jobs, resume_job, start_job
+from core.workflows import get_run
+
+db, sid = database(), session_id()
+recover_jobs(db)
+run = get_run(db, sid, "long_job", ("run",))
+job = latest_job(db, sid, long_job.KIND)
+running = job is not None and job.status == "running"
+
+st.title("Long job")
+st.caption(
+    "The reference long-running job: the start button locks while it runs, the progress "
+    "bar moves, the assistant narrates in the chat, you can cancel, and a reload or a trip "
+    "to another page finds the job where it is."
+)
+
+with step_card(run, "run", "Run the long job"):
+    left, right = st.columns(2)
+    count = left.number_input("Items", 2, 200, long_job.DEFAULT_ITEMS, disabled=running)
+    seconds = right.number_input("Seconds per item", 0.1, 30.0, long_job.DEFAULT_SECONDS,
+                                 step=0.5, disabled=running)
+    start, stop, resume = st.columns(3)
+    if start.button("Running…" if running else "Start", type="primary", disabled=running,
+                    icon=":material/play_arrow:", key="long_job_start"):
+        try:
+            start_job(db, sid, long_job.KIND, "Long job",
+                      long_job.items(int(count), float(seconds)), long_job.work)
+        except JobError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state.expect_narration = True
+            st.rerun()
+    if stop.button("Cancel", disabled=not running, icon=":material/stop:", key="long_job_cancel"):
+        cancel_job(db, job.id)
+        record("form_submitted", "Asked to cancel the long job")
+        st.rerun()
+    resumable = job is not None and job.status in ("cancelled", "interrupted")
+    if resume.button("Resume", disabled=not resumable, icon=":material/replay:",
+                     key="long_job_resume"):
+        resume_job(db, job.id, long_job.work)
+        st.session_state.expect_narration = True
+        st.rerun()
+    job_progress(job)
