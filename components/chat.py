@@ -216,9 +216,13 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
         st.subheader("Assistant")
         names = {slug: e.name for slug, e in experts.items()}
         if names:
-            st.selectbox("Expert", list(names), format_func=names.get, key="expert",
-                         index=list(names).index(DEFAULT_EXPERT) if DEFAULT_EXPERT in names
-                         else 0)
+            if st.session_state.get("expert") not in names:  # first run, or after a reload
+                wanted = st.query_params.get("expert")
+                st.session_state.expert = wanted if wanted in names else (
+                    DEFAULT_EXPERT if DEFAULT_EXPERT in names else next(iter(names)))
+            st.selectbox("Expert", list(names), format_func=names.get, key="expert")
+            if st.query_params.get("expert") != st.session_state.expert:
+                st.query_params["expert"] = st.session_state.expert  # survives a reload
         for problem in problems:
             st.caption(f":material/warning: {problem}")
         _conversation_menu(db, session_id, conversation_id)

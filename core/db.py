@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -116,7 +114,9 @@ class Database:
         self.engine.dispose()
 
 
-def _alembic_config() -> Config:
+def _alembic_config():  # type: ignore[no-untyped-def]
+    from alembic.config import Config  # imported here: only start-up needs Alembic
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
@@ -128,6 +128,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     On PostgreSQL an advisory lock keeps replicas that start together from migrating
     twice; on SQLite the IMMEDIATE transaction does the same.
     """
+    from alembic import command
+
     config = _alembic_config()
     with engine.execution_options(ambient_write=True).begin() as connection:
         if connection.dialect.name == "postgresql":

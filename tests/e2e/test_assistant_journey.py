@@ -46,6 +46,7 @@ def test_the_assistant_remembers_a_name_across_a_reload(
 
     page.reload()
     expect(page.get_by_role("heading", name="Memory")).to_be_visible()
+    expect(page.get_by_role("combobox", name="Expert")).to_have_value("Task clerk")
     expect(page.locator(MESSAGES)).to_have_count(2)
     expect(page.locator(MESSAGES).first).to_contain_text("My name is Ann.")
     expect_remembered(page, "Ann")
