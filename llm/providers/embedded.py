@@ -68,6 +68,20 @@ def model_path() -> Path:
     )
 
 
+def json_grammar(schema: dict[str, Any]) -> Any:
+    """A llama.cpp grammar that only lets the model write JSON matching ``schema``.
+
+    llama-cpp-python 0.3.x's converter lets raw control characters (a bare newline) into
+    JSON strings, which makes about one answer in three invalid JSON (its issue #1259;
+    llama.cpp fixed the same rule upstream). We tighten that one rule as llama.cpp does.
+    """
+    from llama_cpp import LlamaGrammar, llama_grammar
+
+    gbnf = llama_grammar.json_schema_to_gbnf(json.dumps(schema))
+    gbnf = gbnf.replace(r'char ::= [^"\\] |', r'char ::= [^"\\\x7F\x00-\x1F] |', 1)
+    return LlamaGrammar.from_string(gbnf, verbose=False)
+
+
 def embedded_threads() -> int:
     """Half the cores by default (``AMBIENT_EMBEDDED_THREADS`` overrides).
 
@@ -222,14 +236,10 @@ class EmbeddedProvider(Provider):
         max_tokens: int,
         request: ChatRequest,
     ) -> Iterator[str | Done]:
-        from llama_cpp import LlamaGrammar
-
         kwargs: dict[str, Any] = {}
         if request.schema is not None:
             try:
-                kwargs["grammar"] = LlamaGrammar.from_json_schema(
-                    json.dumps(request.schema), verbose=False
-                )
+                kwargs["grammar"] = json_grammar(request.schema)
             except Exception as exc:  # llama.cpp cannot turn every schema into a grammar
                 raise BadOutput(
                     f"The embedded model cannot follow this JSON schema ({exc}).",
