@@ -355,6 +355,8 @@ class Router:
                 if bigger:
                     start = bigger[0]
                     why = f"the prompt (about {prompt:,} tokens) is too long for the {tier} tier"
+        if start not in tiers:
+            why += ", which is not set up here"
         if not cloud_ok:
             tiers = [t for t in tiers if t != "cloud"]
         up = [t for t in tiers if _rank(t) >= _rank(start)]
