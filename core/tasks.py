@@ -318,3 +318,55 @@ def reorder(db: Database, session_id: str, ordered_ids: Sequence[int]) -> list[T
             if rows[task_id].position != position:
                 rows[task_id].position, rows[task_id].updated_at = position, now
     return list_tasks(db, session_id)
+
+
+# -- CSV import and export --------------------------------------------------------------
+@dataclass(frozen=True)
+class ImportReport:
+    added: int
+    skipped: list[str]
+    notes: list[str]
+
+    def summary(self) -> str:
+        text = f"Imported {self.added} task(s)"
+        if self.skipped:
+            text += f"; skipped {len(self.skipped)}"
+        return text + "."
+
+
+TASK_COLUMNS = {"title": "Title", "priority": "Priority (1 = highest)", "status": "Status",
+                "notes": "Notes"}
+
+
+def import_tasks(db: Database, session_id: str, data: bytes, name: str = "The CSV") -> ImportReport:
+    """Add every valid row of a CSV with a ``title`` column (``priority``, ``notes`` optional).
+
+    A bad row (empty title, priority out of range, a duplicate of an open task) is skipped
+    and reported by its line number; the good rows are still imported.
+    """
+    from core.csvfiles import read_table
+
+    table = read_table(data, name=name, required=("title",), max_bytes=5 * 1024 * 1024)
+    added, skipped = 0, []
+    for line, row in enumerate(table.frame.to_dict("records"), start=2):
+        priority: object = (row.get("priority") or "").strip()
+        if isinstance(priority, str) and priority.isdigit():
+            priority = int(priority)
+        try:
+            add_task(
+                db, session_id, row.get("title") or "",
+                priority=DEFAULT_PRIORITY if priority in (None, "") else priority,
+                notes=row.get("notes") or "",
+            )
+        except TaskError as exc:
+            skipped.append(f"Line {line}: {exc}")
+        else:
+            added += 1
+    return ImportReport(added, skipped, table.notes)
+
+
+def tasks_table(tasks: Sequence[Task]) -> list[dict[str, object]]:
+    return [
+        {"title": t.title, "priority": t.priority, "status": t.status, "notes": t.notes}
+        for t in tasks
+    ]
