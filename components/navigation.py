@@ -8,6 +8,8 @@ import streamlit as st
 _PAGES = (
     ("pages/home.py", "Home", ":material/home:"),
     ("pages/introduction.py", "Introduction", ":material/waving_hand:"),
+    ("pages/tasks.py", "Tasks", ":material/checklist:"),
+    ("pages/competitive.py", "Competitive analysis", ":material/query_stats:"),
     ("pages/long_job.py", "Long job", ":material/hourglass_top:"),
     ("pages/experts.py", "Experts", ":material/psychology:"),
     ("pages/memory.py", "Memory", ":material/neurology:"),

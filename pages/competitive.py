@@ -1,0 +1,164 @@
+import streamlit as st
+
+from components.cards import step_card
+from components.events import record
+from components.jobs import job_progress
+from components.llm import router
+from components.session import database, session_id
+from core.analysis import (
+    COLUMN_LABELS,
+    DEFAULT_ASPECTS,
+    analysis_job_work,
+    parse_competitors,
+    report_markdown,
+    results_frame,
+    split_job_items,
+    suggest_competitors,
+)
+from core.exports import to_csv
+from core.jobs import JobError, cancel_job, get_job, recover_jobs, resume_job, start_job
+from core.tasks import list_tasks
+from core.workflows import complete_step, get_run, restart, revert_step, save_data
+from llm.router import Origin, RouteError
+
+STEPS = ("competitors", "aspects", "analysis", "results")
+KIND = "competitive_analysis"
+db, sid = database(), session_id()
+recover_jobs(db)
+run = get_run(db, sid, KIND, STEPS)
+origin = Origin(session_id=sid, page="Competitive analysis", workflow=KIND)
+job = get_job(db, run.step_data("analysis")) if run.step_data("analysis") else None
+running = job is not None and job.status == "running"
+
+st.title("Competitive analysis")
+st.caption("Competitors → aspects → an analysis of each (a background job you can cancel "
+           "and resume) → a table and a report to download.")
+
+with step_card(run, "competitors", "Competitors"):
+    chosen = run.step_data("competitors") or {}
+    if run.done("competitors"):
+        st.markdown(", ".join(chosen["names"]))
+        if st.button("Change the competitors", key="ca_change_competitors", disabled=running):
+            revert_step(db, run, "competitors")
+            st.rerun()
+    else:
+        business = st.text_input("Your business in one line (optional)",
+                                 value=chosen.get("business", ""), key="ca_business",
+                                 placeholder="We sell accounting software to independent "
+                                             "bakeries.")
+        typed = st.text_area("Type them, one per line or separated by commas",
+                             key="ca_typed", height=110)
+        open_tasks = [t.title for t in list_tasks(db, sid, include_done=False)]
+        from_tasks = st.multiselect("…or take them from your open tasks", open_tasks,
+                                    key="ca_from_tasks")
+        if st.button("Suggest competitors from my business", key="ca_suggest",
+                     icon=":material/lightbulb:"):
+            try:
+                st.session_state.ca_suggestions = suggest_competitors(router(), business,
+                                                                      origin=origin)
+            except (ValueError, RouteError) as exc:
+                st.error(str(exc))
+                record("error_shown", str(exc))
+        suggested = st.multiselect("…or pick from the suggestions",
+                                   st.session_state.get("ca_suggestions", []),
+                                   default=st.session_state.get("ca_suggestions", []),
+                                   key="ca_suggested")
+        if st.button("Use these competitors", type="primary", key="ca_use"):
+            names, notes = parse_competitors("\n".join([typed, *from_tasks, *suggested]))
+            if not names:
+                st.error("Add at least one competitor: type a name, pick an open task, or "
+                         "ask for suggestions.")
+                record("error_shown", "Tried to continue without competitors")
+            else:
+                complete_step(db, run, "competitors", {"names": names, "business": business},
+                              note="; ".join(notes))
+                record("step_completed", f"Chose {len(names)} competitors: {', '.join(names)}")
+                st.rerun()
+    if run.note("competitors"):
+        st.caption(run.note("competitors"))
+
+with step_card(run, "aspects", "Aspects to compare"):
+    if not run.done("competitors"):
+        st.caption("Choose the competitors first.")
+    elif run.done("aspects"):
+        st.markdown(", ".join(run.step_data("aspects")))
+        if st.button("Change the aspects", key="ca_change_aspects", disabled=running):
+            revert_step(db, run, "aspects")
+            st.rerun()
+    else:
+        picked = st.multiselect("Aspects", DEFAULT_ASPECTS, default=list(DEFAULT_ASPECTS[:3]),
+                                key="ca_aspects")
+        extra = st.text_input("More aspects, separated by commas", key="ca_more_aspects")
+        if st.button("Use these aspects", type="primary", key="ca_use_aspects"):
+            aspects = list(dict.fromkeys(
+                [*picked, *[a.strip() for a in extra.split(",") if a.strip()]]))
+            if not aspects:
+                st.error("Pick at least one aspect to compare.")
+            else:
+                complete_step(db, run, "aspects", aspects)
+                record("step_completed", f"Chose the aspects: {', '.join(aspects)}")
+                st.rerun()
+
+with step_card(run, "analysis", "Analysis"):
+    if not run.done("aspects"):
+        st.caption("Choose the competitors and the aspects first.")
+    else:
+        competitors = run.step_data("competitors")
+        work = analysis_job_work(router())
+        start, stop, resume = st.columns(3)
+        if start.button("Running…" if running else "Analyse", type="primary",
+                        disabled=running or run.done("analysis"), key="ca_start",
+                        icon=":material/play_arrow:"):
+            items = [{"competitor": name, "aspects": run.step_data("aspects"),
+                      "business": competitors.get("business", "")}
+                     for name in competitors["names"]]
+            try:
+                job_id = start_job(db, sid, KIND, "Competitive analysis", items, work)
+            except JobError as exc:
+                st.error(str(exc))
+            else:
+                save_data(db, run, "analysis", job_id)
+                st.session_state.expect_narration = True
+                st.rerun()
+        if stop.button("Cancel", disabled=not running, key="ca_cancel", icon=":material/stop:"):
+            cancel_job(db, job.id)
+            st.rerun()
+        if resume.button("Resume", key="ca_resume", icon=":material/replay:",
+                         disabled=job is None or job.status not in ("cancelled", "interrupted")):
+            resume_job(db, job.id, work)
+            st.session_state.expect_narration = True
+            st.rerun()
+        job_progress(job)
+        if job is not None and job.status in ("done", "failed") and not run.done("analysis"):
+            if job.completed:
+                complete_step(db, run, "analysis", job.id,
+                              note=f"{job.failed} failed" if job.failed else "")
+                record("step_completed", f"Analysed {job.completed} of {job.total} competitors")
+            else:
+                from core.workflows import fail_step
+
+                fail_step(db, run, "analysis", "no competitor could be analysed")
+            st.rerun()
+
+with step_card(run, "results", "Results and report"):
+    if not run.done("analysis") or job is None:
+        st.caption("The table and the report appear here when the analysis is done.")
+    else:
+        results, failures = split_job_items(db, job.id)
+        frame = results_frame(results)
+        st.dataframe(frame.rename(columns=COLUMN_LABELS), hide_index=True)
+        report = report_markdown(results, run.step_data("aspects"),
+                                 run.step_data("competitors").get("business", ""), failures)
+        with st.expander("Report", expanded=True):
+            st.markdown(report)
+        left, right = st.columns(2)
+        left.download_button("Download the report (Markdown)", report,
+                             "competitive-analysis.md", "text/markdown", key="ca_dl_md",
+                             icon=":material/download:")
+        right.download_button("Download the table (CSV)", to_csv(frame, COLUMN_LABELS),
+                              "competitive-analysis.csv", "text/csv", key="ca_dl_csv",
+                              icon=":material/download:")
+
+if st.button("Start a new analysis", icon=":material/restart_alt:", disabled=running):
+    restart(db, sid, KIND, STEPS)
+    st.rerun()
