@@ -347,6 +347,8 @@ class Router:
         if request.expert_tier in TIER_ORDER and _rank(request.expert_tier) > _rank(start):
             start = request.expert_tier
             why = f"the {request.expert or 'chosen'} expert asks for the {start} tier"
+        if not cloud_ok:
+            tiers = [t for t in tiers if t != "cloud"]
         prompt = sum(estimate_tokens(m.get("content", "")) for m in request.messages)
         for tier in tiers:
             window = self.provider(tier).context_window(None)
@@ -356,9 +358,8 @@ class Router:
                     start = bigger[0]
                     why = f"the prompt (about {prompt:,} tokens) is too long for the {tier} tier"
         if start not in tiers:
-            why += ", which is not set up here"
-        if not cloud_ok:
-            tiers = [t for t in tiers if t != "cloud"]
+            why += (", but this prompt may not go to the cloud" if start == "cloud"
+                    else ", which is not set up here")
         up = [t for t in tiers if _rank(t) >= _rank(start)]
         down = [t for t in reversed(tiers) if _rank(t) < _rank(start)]
         decisions.append(Decision("difficulty", f"Starting on {start}: {why}.", start))
@@ -368,10 +369,10 @@ class Router:
     def _record(
         self, stream: RoutedStream, attempt: int, tier: str, model: str, status: str,
         reason: str, reply: Reply | None = None, error: str | None = None,
-        counterfactual: bool = False,
+        counterfactual: bool = False, partial: Usage | None = None,
     ) -> CallRecord:
         request, origin = stream.request, stream.request.origin
-        usage = reply.usage if reply else Usage(0, 0, "estimated")
+        usage = reply.usage if reply else (partial or Usage(0, 0, "estimated"))
         cost = self.prices.cost_nusd(tier, model, usage.prompt_tokens, usage.completion_tokens)
         cf = (
             self.prices.counterfactual_nusd(usage.prompt_tokens, usage.completion_tokens)
@@ -391,7 +392,11 @@ class Router:
 
     def _run(self, stream: RoutedStream) -> Iterator[str | Notice]:
         request, decisions, attempts = stream.request, stream.decisions, stream.attempts
-        plan = self._plan(request, decisions)
+        try:
+            plan = self._plan(request, decisions)
+        except RouteError as exc:
+            self._book_unanswered(stream, str(exc))
+            raise
         candidates, redaction, redacted = plan.candidates, plan.redaction, plan.redacted
         attempt_no = 0
         position = 0
@@ -461,8 +466,13 @@ class Router:
                     reason = f"{tier} failed: {exc}"
                     if entered:
                         reason += f" It rests for {self.settings.cooldown_s:.0f} s."
+                    # Tokens that streamed before the failure may be billed: book an estimate.
+                    partial = Usage(
+                        sum(estimate_tokens(m.get("content", "")) for m in messages),
+                        estimate_tokens(stream.text), "estimated",
+                    ) if stream.text else None
                     record = self._record(stream, attempt_no, tier, model, "error", reason,
-                                          error=str(exc))
+                                          error=str(exc), partial=partial)
                     self._write(reservation, record)
                     decisions.append(Decision("availability", reason, tier))
                     attempts.append(Attempt(tier, model, "error", str(exc)))
@@ -509,6 +519,10 @@ class Router:
                     t for t in candidates[position:]
                     if _rank(t) > _rank(tier) and self._available(t)[0]
                 ]
+                if reply.finish_reason == "length" and request.schema is None:
+                    # The caller's max_tokens caps every tier alike: paying the cloud to be
+                    # cut off at the same length buys nothing, so only free tiers may retry.
+                    higher = [t for t in higher if t != "cloud"]
                 if not higher and request.schema is None:
                     # Nothing better can answer: use this answer, and say what is wrong with it.
                     note = f"Note: {verdict.reason} and no stronger tier is available."

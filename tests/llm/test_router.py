@@ -336,3 +336,34 @@ def test_the_ledger_books_cost_and_savings_to_the_cent(
     by_tier = {row["tier"]: row for row in ledger.breakdown(db, "tier")}
     assert by_tier["cloud"]["calls"] == 40 and by_tier["embedded"]["calls"] == 10
     assert by_tier["cloud"]["cost_usd"] == expected_cost
+
+
+def test_a_cut_off_text_answer_never_pays_the_cloud_to_be_cut_off_again(
+    db: Database, ollama: FakeOllama, openai_fake: FakeOpenAI
+) -> None:
+    router = make_router(db, ollama.host, openai_fake.base_url)
+    ollama.enqueue("word " * 50)
+    result = router.complete(ask("Write a long essay", purpose="analyze", max_tokens=5))
+    assert result.tier == "local" and not result.validated and "cut off" in result.note
+    assert openai_fake.chat_requests() == []
+
+
+def test_a_pinned_tier_that_is_not_set_up_is_refused_and_booked(db: Database) -> None:
+    router = make_router(db, None, None)
+    stream = router.stream(ask("Hi", tier="cloud"))
+    with pytest.raises(RouteError, match="cloud tier is not set up"):
+        list(stream)
+    assert rows(db, stream.request_id) == [("embedded", "blocked")]
+
+
+def test_a_stream_that_breaks_books_an_estimate_of_what_was_sent(
+    db: Database, ollama: FakeOllama
+) -> None:
+    router = make_router(db, ollama.host, None)
+    ollama.enqueue(Reply.error_mid_stream("one two three four five six", after=4,
+                                          error="model runner crashed"))
+    result = router.complete(ask("Summarise the plan", purpose="analyze"))
+    failed = ledger.calls_for_request(db, result.request_id)[0]
+    assert (failed.tier, failed.status) == ("local", "error")
+    assert failed.completion_tokens > 0 and failed.usage_source == "estimated"
+    assert "model runner crashed" in failed.error_text
