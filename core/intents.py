@@ -1,8 +1,10 @@
 """Plain statements about the user, understood without a model.
 
 "My name is Ann", "call me Bob", "my favourite colour is green", "remember that my team
-is Growth", "forget my team": the cheapest tier of all is a rule. These become the same
-validated action proposals the model would make (``remember_fact`` / ``forget_fact``),
+is Growth", "forget my team", "add a task to call Acme": the cheapest tier of all is a
+rule. These become the same
+validated action proposals the model would make (``remember_fact``, ``forget_fact``,
+``add_task``),
 so they run through the same registry, checks and log. Anything else goes to the
 model-based planner.
 """
@@ -30,6 +32,12 @@ _REMEMBER = re.compile(
 )
 _FORGET = re.compile(r"\bforget\s+(?:about\s+)?my\s+(?P<key>[a-z][a-z ]{1,30}?)" + _END,
                      re.IGNORECASE)
+_ADD_TASK = re.compile(
+    r"\b(?:add|create|make|put)\s+(?:a\s+|an\s+|the\s+|new\s+)*(?:task|to-?do)\s*"
+    r"(?:to|called|named|saying|:)?\s+(?P<title>[^\n]{2,200}?)\s*"
+    r"(?:\s+(?:to|on|in)\s+(?:my|the)\s+(?:list|tasks|to-?do list))?[.!]*$",
+    re.IGNORECASE,
+)
 _SPELLING = {"favorite": "favourite", "color": "colour"}
 
 
@@ -51,6 +59,9 @@ def rule_proposals(text: str) -> list[Proposal]:
         for match in pattern.finditer(text):
             found.append(Proposal("remember_fact", {"key": _key(match["key"]),
                                                     "value": match["value"].strip()}))
+    for match in _ADD_TASK.finditer(text.strip()):
+        title = match["title"].strip()
+        found.append(Proposal("add_task", {"title": title[:1].upper() + title[1:]}))
     for match in _FORGET.finditer(text):
         found.append(Proposal("forget_fact", {"key": _key(match["key"])}))
     unique: list[Proposal] = []

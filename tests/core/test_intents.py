@@ -22,7 +22,12 @@ from core.intents import rule_proposals
             ("remember_fact", {"key": "team", "value": "Growth"}),
         ]),
         ("forget my team", [("forget_fact", {"key": "team"})]),
+        ("add a task to call Acme", [("add_task", {"title": "Call Acme"})]),
+        ("Please add a new task: review the Q3 report.", [
+            ("add_task", {"title": "Review the Q3 report"}),
+        ]),
         ("What is PageRank?", []),
+        ("How do I add a task?", []),
         ("The customer's name is Acme", []),
         ("I am tired", []),
     ],
