@@ -12,7 +12,7 @@ PORT ?= 8501
 PYTEST_ARGS ?=
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench bench-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench all
+
+# LiteLLM for the router benchmark's comparison (see requirements-bench.txt for why --no-deps).
+bench-deps: $(VENV)/.installed-dev
+	$(BIN)/pip install -r requirements-bench.txt
+	$(BIN)/pip install --no-deps litellm==1.109.1
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
