@@ -11,6 +11,7 @@ expected.
 from __future__ import annotations
 
 import json
+import threading
 from decimal import Decimal
 
 import streamlit as st
@@ -39,6 +40,10 @@ SHOWN_MESSAGES = 60
 HISTORY_HEIGHT = 440
 LIVE_SECONDS = 120
 _SLOT = "_chat_slot"
+# Streamlit may start the next run before an interrupted one has unwound; a run waits
+# for the session's interrupted reply to be stored before it reads the history.
+_replies_in_flight: dict[str, threading.Event] = {}
+_REPLY_SETTLE_SECONDS = 5
 
 
 # -- small pieces ------------------------------------------------------------------------
@@ -210,6 +215,9 @@ def _narration_expected(db: Database, session_id: str) -> bool:
 
 # -- the panel ---------------------------------------------------------------------------
 def render_sidebar_chat(db: Database, session_id: str) -> None:
+    in_flight = _replies_in_flight.get(session_id)
+    if in_flight is not None:
+        in_flight.wait(_REPLY_SETTLE_SECONDS)
     experts, problems = _experts()
     conversation_id = active_conversation(db, session_id)
     with st.sidebar:
@@ -272,7 +280,17 @@ def answer_pending_message(db: Database, session_id: str) -> None:
         with st.chat_message("assistant"):
             stop = st.empty()
             stop.button("Stop", icon=":material/stop_circle:", key="chat_stop")
-            st.write_stream(turn.stream())
+            answer = turn.stream()
+            settled = _replies_in_flight[session_id] = threading.Event()
+            try:
+                st.write_stream(answer)
+            finally:
+                # A click on Stop (or anywhere) interrupts this run; closing the stream here
+                # stores the part that arrived, and the next run waits for that.
+                answer.close()
+                settled.set()
+                if _replies_in_flight.get(session_id) is settled:
+                    del _replies_in_flight[session_id]
             stop.empty()
             result = turn.result
             if result.error:

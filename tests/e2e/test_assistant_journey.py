@@ -51,3 +51,22 @@ def test_the_assistant_remembers_a_name_across_a_reload(
     expect(page.locator(MESSAGES).first).to_contain_text("My name is Ann.")
     expect_remembered(page, "Ann")
     expect_no_exception(page)
+
+
+def test_stopping_a_reply_keeps_what_arrived(page: Page, app_server: AppServer) -> None:
+    page.goto(app_server.url)
+    send(page, "Write a very long story about a lighthouse keeper and the sea.")
+    stop = page.locator(SIDEBAR).get_by_role("button", name=re.compile("Stop"))
+    expect(stop).to_be_visible(timeout=60_000)
+    reply = page.locator(MESSAGES).nth(1)
+    expect(reply.locator('[data-testid="stMarkdownContainer"]').first).not_to_be_empty(
+        timeout=60_000
+    )
+    stop.click()
+    expect(reply.get_by_text("The answer was stopped before it finished.")).to_be_visible(
+        timeout=30_000
+    )
+    page.reload()
+    expect(page.locator(MESSAGES)).to_have_count(2)
+    expect(page.locator(MESSAGES).nth(1).get_by_text("stopped before it finished")).to_be_visible()
+    expect_no_exception(page)
