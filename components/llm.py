@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.session import database
+from core.settings import router_settings
 from llm.providers import register
 from llm.providers.cloud import CloudProvider
 from llm.router import Router, RouterSettings
@@ -31,4 +32,13 @@ def _router() -> Router:
 
 
 def router() -> Router:
-    return _router()
+    """The shared router, with the settings saved on the Settings page applied (one small
+    query a run, so a change made in another session or replica takes effect too)."""
+    shared = _router()
+    shared.settings = router_settings(database(), _env_settings())
+    return shared
+
+
+@st.cache_resource(show_spinner=False)
+def _env_settings() -> RouterSettings:
+    return RouterSettings.from_env()

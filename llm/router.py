@@ -64,6 +64,7 @@ class RouterSettings:
     health_ttl_s: float = 15.0
     cooldown_after: int = 3
     cooldown_s: float = 60.0
+    models: dict[str, str] = field(default_factory=dict)  # the chosen model per tier
 
     @classmethod
     def from_env(cls) -> RouterSettings:
@@ -287,7 +288,7 @@ class Router:
     def _tier_of_model(self, model: str) -> str | None:
         for tier in self.tiers():
             provider = self.provider(tier)
-            if model == provider.default_model():
+            if model in (provider.default_model(), self.settings.models.get(tier)):
                 return tier
         if model in self.prices.models and "cloud" in self.tiers():
             return "cloud"
@@ -408,7 +409,8 @@ class Router:
             if _rank(tier) <= min_rank:
                 continue
             provider = self.provider(tier)
-            model = plan.models.get(tier) or provider.default_model()
+            model = (plan.models.get(tier) or self.settings.models.get(tier)
+                     or provider.default_model())
             available, why_not = self._available(tier)
             if not available:
                 decisions.append(Decision("availability", f"Skipped {tier}: {why_not}", tier))
