@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
 from components.session import database
@@ -18,6 +20,15 @@ def secret(name: str) -> str | None:
     except Exception:  # no secrets file at all is the normal case on a laptop
         return None
     return str(value) if value else None
+
+
+def cloud_key_source() -> str | None:
+    """Where the cloud key comes from (never the key itself)."""
+    if secret("OPENAI_API_KEY"):
+        return "Streamlit secrets"
+    if os.environ.get("OPENAI_API_KEY"):
+        return "the OPENAI_API_KEY environment variable"
+    return None
 
 
 @st.cache_resource(show_spinner=False)

@@ -14,6 +14,7 @@ _PAGES = (
     ("pages/experts.py", "Experts", ":material/psychology:"),
     ("pages/memory.py", "Memory", ":material/neurology:"),
     ("pages/activity.py", "Activity", ":material/history:"),
+    ("pages/settings.py", "Settings", ":material/settings:"),
 )
 
 

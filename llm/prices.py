@@ -130,8 +130,19 @@ def parse_prices(data: object) -> PriceTable:
     )
 
 
+EDITED_PATH = Path(__file__).resolve().parent.parent / "data" / "prices.json"
+
+
 def prices_path() -> Path:
-    return Path(os.environ.get("AMBIENT_PRICES", DEFAULT_PATH))
+    """``AMBIENT_PRICES`` if set, else the copy edited in Settings, else the shipped table."""
+    if os.environ.get("AMBIENT_PRICES"):
+        return Path(os.environ["AMBIENT_PRICES"])
+    return EDITED_PATH if EDITED_PATH.exists() else DEFAULT_PATH
+
+
+def editable_path() -> Path:
+    """Where the Settings page saves: never over the shipped table."""
+    return Path(os.environ["AMBIENT_PRICES"]) if os.environ.get("AMBIENT_PRICES") else EDITED_PATH
 
 
 def load_prices(path: Path | None = None) -> PriceTable:
@@ -146,7 +157,8 @@ def load_prices(path: Path | None = None) -> PriceTable:
 
 def save_prices(table: PriceTable, path: Path | None = None) -> None:
     """Validate by round trip, then write atomically: a bad table never replaces a good one."""
-    path = path or prices_path()
+    path = path or editable_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
     data = table.to_json()
     parse_prices(json.loads(json.dumps(data)))
     tmp = path.with_suffix(".tmp")

@@ -1,0 +1,111 @@
+import pandas as pd
+import streamlit as st
+
+from components.events import record
+from components.llm import cloud_key_source, router
+from components.session import database
+from core.settings import SettingsError, save, stored
+from llm.prices import PriceError, load_prices, parse_prices, save_prices
+from llm.router import LLMRequest, RouteError
+
+db, routing = database(), router()
+saved, current = stored(db), routing.settings
+st.title("Settings")
+
+st.subheader("Models")
+for tier in routing.tiers():
+    provider = routing.provider(tier)
+    health = routing.health.check(tier, provider)
+    chosen = current.models.get(tier) or provider.default_model()
+    with st.container(border=True):
+        icon = ":material/check_circle:" if health.available else ":material/cancel:"
+        st.markdown(f"**{icon} {tier.capitalize()}** — {health.detail}")
+        if tier == "cloud":
+            source = cloud_key_source()
+            st.caption(f"API key: configured ({source})." if source else
+                       "API key: not configured — set OPENAI_API_KEY in the environment or in "
+                       ".streamlit/secrets.toml.")
+        options = list(dict.fromkeys([chosen, *health.models]))
+        left, middle, right = st.columns([4, 1, 1], vertical_alignment="bottom")
+        picked = left.selectbox(f"{tier.capitalize()} model", options, key=f"settings_{tier}",
+                                accept_new_options=tier != "embedded",
+                                disabled=tier == "embedded")
+        if middle.button("Cycle", key=f"cycle_{tier}", disabled=len(options) < 2,
+                         help="Switch to the next installed model"):
+            picked = options[(options.index(chosen) + 1) % len(options)]
+        if picked and picked != chosen:
+            save(db, models={**saved.get("models", {}), tier: picked})
+            record("form_submitted", f"Chose {picked} for the {tier} tier")
+            st.rerun()
+        if right.button("Test", key=f"test_{tier}", help="Send a tiny prompt to this tier"):
+            try:
+                result = routing.complete(LLMRequest(
+                    messages=[{"role": "user", "content": "Reply with the word OK."}],
+                    tier=tier, max_tokens=8))
+            except RouteError as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"{result.model} answered in {result.latency_s:.2f} s "
+                           f"({result.usage.prompt_tokens}+{result.usage.completion_tokens} "
+                           f"tokens, ${result.cost_usd:.6f}): {result.text.strip()[:80]}")
+
+st.subheader("Privacy and spending")
+MODES = {"keep_local": "keep it on this machine",
+         "redact": "replace them by placeholders, then the cloud may answer"}
+for key, value in {  # stable widget keys, seeded once from what is in force
+    "policy_mode": current.privacy_mode,
+    "policy_cloud": current.allow_cloud,
+    "policy_daily": "" if current.budget.daily_usd is None else str(current.budget.daily_usd),
+    "policy_session": "" if current.budget.session_usd is None
+    else str(current.budget.session_usd),
+}.items():
+    st.session_state.setdefault(key, value)
+with st.form("settings_policy"):
+    mode = st.radio("When a prompt contains personal data or secrets", list(MODES),
+                    format_func=MODES.get, horizontal=True, key="policy_mode")
+    allow_cloud = st.toggle("Allow the cloud tier at all", key="policy_cloud")
+    left, right = st.columns(2)
+    daily = left.text_input("Daily cloud budget (USD, empty = no cap)", key="policy_daily")
+    session = right.text_input("Per-session cloud budget (USD, empty = no cap)",
+                               key="policy_session")
+    if st.form_submit_button("Save"):
+        try:
+            save(db, privacy_mode=mode, allow_cloud=allow_cloud, daily_budget_usd=daily,
+                 session_budget_usd=session)
+        except SettingsError as exc:
+            st.error(str(exc))
+        else:
+            record("form_submitted", "Changed the privacy and spending settings")
+            st.success("Saved.")
+
+st.subheader("Prices")
+table = load_prices()
+st.caption(f"USD per million tokens. Savings are priced against {table.reference_model}. "
+           f"{table.note}")
+frame = pd.DataFrame(
+    [{"model": name, "input": float(p.input), "output": float(p.output),
+      "checked": p.checked.isoformat()} for name, p in table.models.items()]
+)
+edited = st.data_editor(frame, num_rows="dynamic", hide_index=True, key="settings_prices")
+reference = st.selectbox("Reference cloud model", list(table.models),
+                         index=list(table.models).index(table.reference_model))
+if st.button("Save prices", key="settings_save_prices"):
+    try:
+        rows = edited.dropna(how="all").to_dict("records")
+        candidate = parse_prices({
+            "version": table.version + 1, "reference_model": reference, "note": table.note,
+            "models": {str(r["model"]).strip(): {"input": r["input"], "output": r["output"],
+                                                 "checked": r["checked"]} for r in rows},
+            "tiers": {name: {"input": float(p.input), "output": float(p.output),
+                             "checked": p.checked.isoformat()}
+                      for name, p in table.tiers.items()},
+        })
+        save_prices(candidate)
+    except PriceError as exc:
+        st.error(f"The prices were not saved: {exc}")
+        record("error_shown", str(exc))
+    else:
+        routing.prices = candidate
+        record("form_submitted", "Edited the price table")
+        st.success("Prices saved.")
+
