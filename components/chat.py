@@ -83,7 +83,7 @@ def _render_message(message: Message) -> None:
         if tag:
             st.caption(tag)
         if message.content or message.meta.get("route_reason"):
-            with st.popover("Copy · why this model?", use_container_width=False):
+            with st.popover("Copy · why this model?", width="content"):
                 if message.content:
                     st.code(message.content, language=None, wrap_lines=True)
                 if message.meta.get("route_reason"):
@@ -130,7 +130,7 @@ def _export_json(messages: list[Message]) -> str:
 
 
 def _conversation_menu(db: Database, session_id: str, conversation_id: int) -> None:
-    with st.popover("Conversations", icon=":material/forum:", use_container_width=True):
+    with st.popover("Conversations", icon=":material/forum:", width="stretch"):
         st.button("New conversation", icon=":material/add:", key="chat_new",
                   on_click=new_conversation, args=(db, session_id))
         known = conversations(db, session_id)

@@ -19,7 +19,7 @@ else:
             for e in reversed(events)
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
 with st.expander("What the assistant receives", expanded=False):
     st.code(digest(events[-12:]), language="text")
