@@ -10,6 +10,7 @@ _PAGES = (
     ("pages/introduction.py", "Introduction", ":material/waving_hand:"),
     ("pages/tasks.py", "Tasks", ":material/checklist:"),
     ("pages/competitive.py", "Competitive analysis", ":material/query_stats:"),
+    ("pages/link_graph.py", "Link graph", ":material/hub:"),
     ("pages/long_job.py", "Long job", ":material/hourglass_top:"),
     ("pages/experts.py", "Experts", ":material/psychology:"),
     ("pages/memory.py", "Memory", ":material/neurology:"),

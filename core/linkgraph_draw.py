@@ -150,7 +150,8 @@ def overview_image(
 
 
 def overview_figure(image: np.ndarray, *, pages: int, links: int) -> go.Figure:
-    figure = go.Figure(go.Heatmap(z=image, colorscale="Magma", showscale=False,
+    levels = np.round(np.asarray(image) * 255).astype(np.uint8)  # 1 byte a cell to ship
+    figure = go.Figure(go.Heatmap(z=levels, colorscale="Magma", showscale=False,
                                   hoverinfo="skip"))
     _frame(figure, f"Overview of all {pages:,} pages and {links:,} links (density, "
                    "start page in the centre, one ring per click)")

@@ -1,0 +1,86 @@
+"""The link-graph workflow's pipeline: files in, a scan out.
+
+``scan_site`` reads and validates the edge list (and the optional metadata), builds the
+graph, measures its vital signs, joins the metadata onto the pages and lays the graph
+out for drawing. Every step's notes (rows skipped, URLs that matched nothing, ...) travel
+with the result so the page can say what was done to the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.linkgraph_draw import radial_layout
+from core.linkgraph_io import EdgeList, JoinReport, Metadata, join_metadata, load_edges
+from core.linkgraph_io import load_metadata as read_metadata
+from core.linkgraph_stats import Graph, VitalSigns, build_graph, vital_signs
+
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "samples"
+SAMPLE_EDGES = SAMPLE_DIR / "site_edges.csv"
+SAMPLE_METADATA = SAMPLE_DIR / "site_metadata.csv"
+NODE_LABELS = {
+    "url": "URL", "in_degree": "Links in", "out_degree": "Links out",
+    "depth": "Click depth (-1 = unreachable)", "component": "Component", "pagerank": "PageRank",
+    "hub": "Hub score", "authority": "Authority score", "orphan": "Orphan (no links in)",
+    "dead_end": "Dead end (no links out)",
+}
+EDGE_LABELS = {"source": "From URL", "target": "To URL"}
+
+
+@dataclass
+class Scan:
+    edges: EdgeList
+    metadata: Metadata | None
+    graph: Graph
+    signs: VitalSigns
+    table: pd.DataFrame
+    positions: np.ndarray
+    join: JoinReport | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def metrics(self) -> list[str]:
+        """Numeric columns a drawing can be coloured and sized by."""
+        skip = {"url", "component", "orphan", "dead_end"}
+        return [c for c in self.table.columns
+                if c not in skip and pd.api.types.is_numeric_dtype(self.table[c])]
+
+
+def scan_site(
+    edge_bytes: bytes,
+    metadata_bytes: bytes | None = None,
+    *,
+    edge_name: str = "The edge list",
+    metadata_name: str = "The metadata file",
+    start: str | None = None,
+    edge_mapping: Mapping[str, str] | None = None,
+    metadata_mapping: Mapping[str, str] | None = None,
+) -> Scan:
+    edges = load_edges(edge_bytes, name=edge_name, mapping=edge_mapping)
+    metadata = (read_metadata(metadata_bytes, name=metadata_name, mapping=metadata_mapping)
+                if metadata_bytes else None)
+    graph = build_graph(edges.frame)
+    signs = vital_signs(graph, start)
+    table = signs.node_table()
+    join = None
+    notes = list(edges.report.notes)
+    if metadata is not None:
+        notes += metadata.report.notes
+        joined, join = join_metadata(table["url"], metadata)
+        extra = joined.drop(columns=[c for c in joined.columns if c == "url"])
+        extra = extra.rename(columns={c: f"{c} (metadata)" for c in extra.columns
+                                      if c in table.columns})
+        table = pd.concat([table, extra.reset_index(drop=True)], axis=1)
+        notes += join.sentences()
+    positions = radial_layout(table["url"].to_numpy(), signs.depth)
+    return Scan(edges, metadata, graph, signs, table, positions, join, notes)
+
+
+def sample_files() -> tuple[bytes, bytes]:
+    """The small synthetic site that ships with the app, so the page can be tried at once."""
+    return SAMPLE_EDGES.read_bytes(), SAMPLE_METADATA.read_bytes()

@@ -1,0 +1,250 @@
+import hashlib
+import json
+from pathlib import Path
+
+import plotly.express as px
+import streamlit as st
+
+from components.cards import step_card
+from components.events import record
+from components.llm import router
+from components.session import database, session_id
+from core.csvfiles import CSVError
+from core.db import PROJECT_ROOT
+from core.exports import to_csv
+from core.linkgraph import EDGE_LABELS, NODE_LABELS, Scan, sample_files, scan_site
+from core.linkgraph_draw import (
+    MAX_EDGES,
+    MAX_NODES,
+    choose_nodes,
+    interactive_figure,
+    overview_figure,
+    overview_image,
+)
+from core.linkgraph_io import MappingNeeded
+from core.linkgraph_scan import headline, scan_request
+from core.linkgraph_stats import distributions
+from core.narration import narrate
+from core.workflows import complete_step, get_run, restart, revert_step
+from llm.router import Origin, RouteError
+
+STEPS = ("upload", "signs", "drawing", "reading", "export")
+UPLOADS = PROJECT_ROOT / "data" / "uploads"
+db, sid = database(), session_id()
+run = get_run(db, sid, "link_graph", STEPS)
+
+
+@st.cache_resource(max_entries=3, show_spinner="Measuring the graph…")
+def measured(edges: str, metadata: str | None, start: str | None, mappings: str) -> Scan:
+    """The scan of stored files (cached: a rerun or a page switch does not redo it)."""
+    maps = json.loads(mappings)
+    return scan_site(
+        Path(edges).read_bytes(), Path(metadata).read_bytes() if metadata else None,
+        edge_name=maps.get("edge_name", "The edge list"),
+        metadata_name=maps.get("metadata_name", "The metadata file"), start=start,
+        edge_mapping=maps.get("edges"), metadata_mapping=maps.get("metadata"),
+    )
+
+
+def keep(data: bytes, suffix: str) -> str:
+    """Store an upload under data/uploads so a reload can measure it again."""
+    UPLOADS.mkdir(parents=True, exist_ok=True)
+    path = UPLOADS / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
+    if not path.exists():
+        path.write_bytes(data)
+    return str(path)
+
+
+def mapping_form(error: MappingNeeded, role_key: str) -> None:
+    st.warning(str(error))
+    roles = dict(error.suggestion)
+    with st.form(f"map_{role_key}"):
+        chosen = {role: st.selectbox(f"Column for {role}", error.columns,
+                                     index=error.columns.index(guess) if guess in error.columns
+                                     else 0, key=f"map_{role_key}_{role}")
+                  for role, guess in roles.items()}
+        if st.form_submit_button("Use this mapping"):
+            st.session_state[f"lg_mapping_{role_key}"] = chosen
+            st.rerun()
+
+
+st.title("Link graph")
+st.caption("Upload a site's link graph (from-URL → to-URL) and optional per-URL metadata; "
+           "see its vital signs, draw it, and let the assistant read the scan.")
+
+with step_card(run, "upload", "Upload the edge list and metadata"):
+    files = run.step_data("upload") or {}
+    if run.done("upload"):
+        st.markdown(f"Edge list: **{files['edge_name']}**" + (
+            f" · metadata: **{files['metadata_name']}**" if files.get("metadata") else ""))
+        if st.button("Use other files", key="lg_other"):
+            revert_step(db, run, "upload")
+            st.rerun()
+    else:
+        edge_file = st.file_uploader("Edge list (CSV, TSV or .gz; columns like from, to)",
+                                     type=["csv", "tsv", "txt", "gz"], key="lg_edges")
+        meta_file = st.file_uploader("Metadata per URL (optional: url, clicks, "
+                                     "impressions, status, ...)",
+                                     type=["csv", "tsv", "txt", "gz"], key="lg_meta")
+        use_sample = st.button("Try the sample site", key="lg_sample",
+                               icon=":material/science:")
+        start = st.text_input("Start page (empty: the home page)", key="lg_start")
+        chosen_files = None
+        if use_sample:
+            edges_bytes, meta_bytes = sample_files()
+            chosen_files = (edges_bytes, "the sample edge list", meta_bytes,
+                            "the sample metadata")
+        elif edge_file is not None and st.button("Measure", type="primary", key="lg_measure"):
+            chosen_files = (edge_file.getvalue(), edge_file.name,
+                            meta_file.getvalue() if meta_file else None,
+                            meta_file.name if meta_file else None)
+        if chosen_files:
+            edges_bytes, edge_name, meta_bytes, meta_name = chosen_files
+            mappings = {"edge_name": edge_name, "metadata_name": meta_name or "",
+                        "edges": st.session_state.get("lg_mapping_edges"),
+                        "metadata": st.session_state.get("lg_mapping_metadata")}
+            stored = {"edges": keep(edges_bytes, ".edges"), "edge_name": edge_name,
+                      "metadata": keep(meta_bytes, ".meta") if meta_bytes else None,
+                      "metadata_name": meta_name, "start": start.strip() or None,
+                      "mappings": mappings}
+            st.session_state.lg_pending = stored
+        pending = st.session_state.get("lg_pending")
+        if pending:
+            for role in ("edges", "metadata"):
+                if st.session_state.get(f"lg_mapping_{role}"):
+                    pending["mappings"][role] = st.session_state[f"lg_mapping_{role}"]
+            try:
+                measured(pending["edges"], pending["metadata"], pending["start"],
+                         json.dumps(pending["mappings"]))
+            except MappingNeeded as exc:
+                mapping_form(exc, "metadata" if "url" in exc.suggestion else "edges")
+            except (CSVError, ValueError) as exc:
+                st.error(str(exc))
+                record("error_shown", str(exc))
+                st.session_state.pop("lg_pending")
+            else:
+                complete_step(db, run, "upload", pending)
+                st.session_state.pop("lg_pending")
+                record("step_completed", f"Uploaded the link graph {pending['edge_name']}")
+                st.rerun()
+
+scan: Scan | None = None
+if run.done("upload"):
+    files = run.step_data("upload")
+    try:
+        scan = measured(files["edges"], files["metadata"], files["start"],
+                        json.dumps(files["mappings"]))
+    except (CSVError, ValueError, OSError) as exc:
+        st.error(f"The stored files could not be measured again ({exc}); upload them again.")
+        revert_step(db, run, "upload")
+
+with step_card(run, "signs", "Vital signs"):
+    if scan is None:
+        st.caption("Upload an edge list first.")
+    else:
+        summary = scan.signs.summary()
+        for note in scan.notes:
+            st.caption(note)
+        cols = st.columns(6)
+        cols[0].metric("Pages", f"{summary['nodes']:,}")
+        cols[1].metric("Links", f"{summary['edges']:,}")
+        cols[2].metric("Orphans", f"{summary['orphans']['count']:,}",
+                       f"{summary['orphans']['percent']}%", delta_color="off")
+        cols[3].metric("Dead ends", f"{summary['dead_ends']['count']:,}",
+                       f"{summary['dead_ends']['percent']}%", delta_color="off")
+        cols[4].metric("Unreachable", f"{summary['unreachable_from_start']['count']:,}",
+                       f"from {summary['start_page']}", delta_color="off")
+        cols[5].metric("Components", f"{summary['components']['count']:,}")
+        depth = summary["click_depth"]
+        st.plotly_chart(px.bar(x=list(depth), y=list(depth.values()),
+                               labels={"x": "click depth", "y": "pages"},
+                               title="Pages by click depth from the start page"),
+                        width="stretch")
+        metric = st.selectbox("Distribution of", scan.metrics, key="lg_dist_metric")
+        st.dataframe(distributions(scan.table, [metric]), width="stretch")
+        top = st.columns(3)
+        for column, (title, key) in zip(top, [("Top PageRank", "top_pagerank"),
+                                              ("Top hubs", "top_hubs"),
+                                              ("Top authorities", "top_authorities")],
+                                        strict=True):
+            column.markdown(f"**{title}**")
+            column.dataframe(summary[key], hide_index=True, width="stretch")
+        if not run.done("signs") and st.button("Looks right", key="lg_signs_ok"):
+            complete_step(db, run, "signs")
+            record("step_completed", headline(summary))
+            st.rerun()
+
+with step_card(run, "drawing", "Drawing"):
+    if scan is None:
+        st.caption("Upload an edge list first.")
+    else:
+        left, right = st.columns([2, 3])
+        metric = left.selectbox("Colour and size by", scan.metrics, key="lg_metric",
+                                index=scan.metrics.index("pagerank")
+                                if "pagerank" in scan.metrics else 0)
+        focus = right.text_input("Zoom into the neighbourhood of a URL (optional)",
+                                 key="lg_focus").strip() or None
+        g = scan.graph
+        small = g.n <= MAX_NODES and g.m <= MAX_EDGES
+        if not small:
+            image = overview_image(scan.positions, g.src, g.dst)
+            st.plotly_chart(overview_figure(image, pages=g.n, links=g.m),
+                            width="stretch")
+        try:
+            nodes = choose_nodes(scan.table, metric, focus=focus, src=g.src, dst=g.dst)
+        except ValueError as exc:
+            st.error(f"{exc} Check the URL, or leave the box empty.")
+            nodes = choose_nodes(scan.table, metric)
+        title = (f"Neighbourhood of {focus}" if focus else
+                 "" if small else f"The top {len(nodes):,} pages by {metric}")
+        st.plotly_chart(interactive_figure(scan.table, scan.positions, g.src, g.dst, metric,
+                                           nodes, title=title), width="stretch")
+        if not run.done("drawing") and st.button("Drawn", key="lg_drawn"):
+            complete_step(db, run, "drawing")
+            record("step_completed", f"Drew the link graph by {metric}")
+            st.rerun()
+
+with step_card(run, "reading", "Read the scan"):
+    if scan is None:
+        st.caption("Upload an edge list first.")
+    else:
+        reading = run.step_data("reading")
+        if reading:
+            st.markdown(reading)
+        if st.button("Read the scan" if not reading else "Read it again", key="lg_read",
+                     icon=":material/radiology:"):
+            summary = scan.signs.summary()
+            origin = Origin(session_id=sid, page="Link graph", workflow="link_graph")
+            narrate(db, sid, headline(summary), kind="info", source="link_graph")
+            try:
+                stream = router().stream(scan_request(
+                    summary, distributions(scan.table, scan.metrics[:6]), origin=origin))
+                text = st.write_stream(p for p in stream if isinstance(p, str))
+            except RouteError as exc:
+                st.error(str(exc))
+                record("error_shown", str(exc))
+            else:
+                text = str(text).strip()
+                first = next((line.strip("-*• ") for line in text.splitlines()
+                              if line.strip()), "")
+                if first:
+                    narrate(db, sid, f"Scan reading: {first}", kind="info", source="link_graph")
+                complete_step(db, run, "reading", text)
+                record("step_completed", "The assistant read the link-graph scan")
+                st.rerun()
+
+with step_card(run, "export", "Export"):
+    if scan is None:
+        st.caption("Upload an edge list first.")
+    else:
+        left, right = st.columns(2)
+        left.download_button("Pages with their statistics (CSV)",
+                             to_csv(scan.table, NODE_LABELS), "link-graph-pages.csv",
+                             "text/csv", key="lg_dl_nodes", icon=":material/download:")
+        right.download_button("Links (CSV)", to_csv(scan.edges.frame, EDGE_LABELS),
+                              "link-graph-links.csv", "text/csv", key="lg_dl_edges",
+                              icon=":material/download:")
+
+if st.button("Start over with another site", icon=":material/restart_alt:"):
+    restart(db, sid, "link_graph", STEPS)
+    st.rerun()

@@ -1,0 +1,40 @@
+"""The link graph in a real browser: upload the sample, see it drawn, read the scan."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from core.linkgraph import SAMPLE_EDGES, SAMPLE_METADATA
+from tests.e2e.conftest import AppServer
+from tests.e2e.test_chat_journey import SIDEBAR, expect_no_exception
+from tests.e2e.test_workflows_journey import open_page
+
+pytestmark = pytest.mark.browser
+
+
+def test_upload_the_sample_draw_it_and_read_the_scan(page: Page, app_server: AppServer) -> None:
+    page.goto(app_server.url)
+    open_page(page, "Link graph")
+    uploads = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    uploads.nth(0).set_input_files(str(SAMPLE_EDGES))
+    uploads.nth(1).set_input_files(str(SAMPLE_METADATA))
+    page.get_by_role("button", name="Measure").click()
+
+    expect(page.get_by_text("1. Upload the edge list and metadata · done")).to_be_visible(
+        timeout=60_000
+    )
+    expect(page.get_by_text("Pages", exact=True).first).to_be_visible()
+    page.get_by_text("3. Drawing").click()
+    plots = page.locator('[data-testid="stPlotlyChart"]')
+    expect(plots.last).to_be_visible(timeout=30_000)
+    expect(plots.last.locator(".main-svg").first).to_be_attached()
+
+    page.get_by_text("4. Read the scan").click()
+    page.get_by_role("button", name=re.compile("Read the scan")).click()
+    expect(page.get_by_text("4. Read the scan · done")).to_be_visible(timeout=180_000)
+    scanned = page.locator(SIDEBAR).get_by_text(re.compile("Link graph scanned: 300 pages"))
+    expect(scanned).to_be_visible(timeout=30_000)
+    expect_no_exception(page)
