@@ -26,6 +26,14 @@ def app_pages() -> list[st.Page]:
     ]
 
 
+WORKFLOWS = ("Introduction", "Tasks", "Competitive analysis", "Link graph", "Long job")
+
+
+def workflow_pages() -> list[tuple[str, str, str]]:
+    """(path, title, icon) of the workflow pages, for links from Home."""
+    return [entry for entry in _PAGES if entry[1] in WORKFLOWS]
+
+
 def page_titles() -> tuple[str, ...]:
     return tuple(title for _, title, _ in _PAGES)
 

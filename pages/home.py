@@ -1,8 +1,14 @@
 import streamlit as st
 
+from components.navigation import workflow_pages
 from components.profile import accent_bar, known_facts
+from components.session import database, session_id
 from components.tiers import render_tier_status
+from core.db import utcnow
+from core.events import recent_events
+from llm.ledger import Filters, day_start, totals
 
+db = database()
 you = known_facts()
 st.title(f"Welcome back, {you['name']}" if "name" in you else "Ambient")
 accent_bar(you.get("favourite_colour"))
@@ -11,9 +17,29 @@ st.markdown(
     "to bottom like a notebook; the assistant in the sidebar sees what you do and answers "
     "on the cheapest model able to do the job, keeping private data on this machine."
 )
+
 st.subheader("Models")
 render_tier_status()
-st.caption(
-    "The chat in the sidebar is the same on every page and is saved: reload the page and "
-    "your conversation is still there."
-)
+
+st.subheader("Today")
+today = totals(db, Filters(since=day_start(utcnow())))
+spend, saved, calls = st.columns(3)
+spend.metric("Spent on models today", f"${today.cost_usd:.4f}")
+saved.metric("Saved against all-cloud", f"${today.savings_usd:.4f}",
+             f"{today.savings_share:.0%}" if today.savings_share is not None else None,
+             delta_color="off")
+calls.metric("Model calls today", f"{today.calls:,}")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Workflows")
+    for path, title, icon in workflow_pages():
+        st.page_link(path, label=title, icon=icon)
+with right:
+    st.subheader("Recent activity")
+    events = recent_events(db, session_id(), limit=6)
+    if not events:
+        st.caption("Nothing yet. Open a workflow, or say hello in the chat.")
+    for event in reversed(events):
+        when = event.created_at.strftime("%H:%M") if event.created_at else ""
+        st.caption(f"{when} · {event.summary}")
