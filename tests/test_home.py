@@ -82,3 +82,28 @@ def test_a_forged_session_id_in_the_url_is_replaced(app_env: str) -> None:
     at = new_app({"sid": "../../etc/passwd"})
     at.run()
     assert not at.exception and at.session_state.session_id != "../../etc/passwd"
+
+
+def test_home_shows_todays_spend_savings_activity_and_workflows(app_env: str) -> None:
+    from core.db import get_database
+    from core.events import record_event
+    from llm.ledger import CallRecord, book
+
+    at = new_app()
+    at.run()
+    db, sid = get_database(), at.session_state.session_id
+    book(db, CallRecord(request_id="r1", attempt=1, purpose="chat", tier="cloud",
+                        provider="openai", model="gpt-4o-mini", status="ok", route_reason="x",
+                        cost_nusd=1_500_000, counterfactual_nusd=1_500_000))
+    book(db, CallRecord(request_id="r2", attempt=1, purpose="chat", tier="embedded",
+                        provider="llama.cpp", model="SmolLM2-135M-Instruct", status="ok",
+                        route_reason="x", cost_nusd=0, counterfactual_nusd=4_500_000))
+    record_event(db, sid, "form_submitted", "Added the task 'Call Acme'", page="Tasks")
+    rerun(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Spent on models today"] == "$0.0015"
+    assert metrics["Saved against all-cloud"] == "$0.0045"
+    assert metrics["Model calls today"] == "2"
+    assert any("Added the task 'Call Acme'" in c.value for c in at.caption)
+    links = [link.proto.label for link in at.get("page_link")]
+    assert {"Tasks", "Competitive analysis", "Link graph", "Long job"} <= set(links)
