@@ -92,6 +92,10 @@ def _render_message(message: Message) -> None:
                     st.caption(message.meta["note"])
                 if message.meta.get("context"):
                     st.caption(message.meta["context"])
+                if message.meta.get("request_id"):
+                    st.page_link("pages/costs.py", label="Open its rows in the cost ledger",
+                                 icon=":material/receipt_long:",
+                                 query_params={"request": message.meta["request_id"]})
 
 
 def _experts() -> tuple[dict[str, Expert], list[str]]:

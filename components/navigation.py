@@ -14,6 +14,7 @@ _PAGES = (
     ("pages/long_job.py", "Long job", ":material/hourglass_top:"),
     ("pages/experts.py", "Experts", ":material/psychology:"),
     ("pages/memory.py", "Memory", ":material/neurology:"),
+    ("pages/costs.py", "Costs", ":material/payments:"),
     ("pages/activity.py", "Activity", ":material/history:"),
     ("pages/settings.py", "Settings", ":material/settings:"),
 )

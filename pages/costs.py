@@ -1,0 +1,184 @@
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from components.events import record
+from components.llm import router
+from components.session import database, session_id
+from core.db import Database, utcnow
+from core.exports import to_csv
+from llm import ledger
+from llm.ledger import CSV_ROW_CAP, LEDGER_COLUMNS, Filters
+
+TABLE_ROWS = 500
+BREAKDOWNS = ("model", "page", "purpose")
+TIER_COLOURS = {"embedded": "#2a9d8f", "local": "#e9c46a", "cloud": "#e76f51"}
+
+
+def dollars(amount: Decimal) -> str:
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount):,.4f}" if abs(amount) < 1 else f"{sign}${abs(amount):,.2f}"
+
+
+def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Rows as a frame for a chart or the table: Decimal money becomes float."""
+    data = pd.DataFrame(rows)
+    for column in data.columns:
+        if column.endswith("_usd"):
+            data[column] = data[column].astype(float)
+    return data
+
+
+def stacked_by_tier(days: pd.DataFrame, value: str, title: str) -> go.Figure:
+    return go.Figure(
+        [go.Bar(x=part["day"], y=part[value], name=tier, marker_color=TIER_COLOURS.get(tier))
+         for tier, part in days.groupby("tier", sort=False)],
+        layout={"title": title, "barmode": "relative", "legend_title": "Tier"},
+    )
+
+
+def spend_and_savings(parts: pd.DataFrame, by: str) -> go.Figure:
+    return go.Figure(
+        [go.Bar(x=parts[value], y=parts[by], name=name, orientation="h", customdata=parts["calls"],
+                hovertemplate="%{y}: $%{x:.4f} (%{customdata:,} calls)<extra></extra>")
+         for value, name in (("cost_usd", "Spend"), ("savings_usd", "Savings"))],
+        layout={"title": f"Spend and savings by {by} (USD)", "barmode": "group"},
+    )
+
+
+@st.cache_data(show_spinner="Adding up the ledger…", max_entries=32)
+def aggregates(_db: Database, url: str, version: tuple[int, int], filters: Filters) -> dict:
+    """Everything the tiles, charts and table show: SQL aggregates and one page of rows.
+    ``version`` changes with every booked call, so the cache never hides a new one."""
+    return {
+        "totals": ledger.totals(_db, filters),
+        "shares": ledger.tier_shares(_db, filters),
+        "latency": ledger.latency_percentiles(_db, filters, (0.5, 0.95)),
+        "escalation": ledger.escalation_rate(_db, filters),
+        "days": ledger.over_time(_db, filters),
+        "reasons": ledger.route_reasons(_db, filters, limit=10),
+        "table": ledger.ledger_page(_db, filters, limit=TABLE_ROWS),
+    } | {by: ledger.breakdown(_db, by, filters) for by in BREAKDOWNS}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def pickers(_db: Database, url: str, version: tuple[int, int]) -> dict[str, list[str]]:
+    return {c: ledger.distinct_values(_db, c) for c in ("tier", "model", "page", "status")}
+
+
+def show_budget(db: Database, sid: str) -> None:
+    budget = router().settings.budget
+    st.subheader("Cloud budget")
+    today, session = st.columns(2, border=True)
+    for column, cap, left, when in (
+        (today, budget.daily_usd, ledger.left_today_usd(db, budget), "today (resets 00:00 UTC)"),
+        (session, budget.session_usd, ledger.left_in_session_usd(db, budget, sid),
+         "in this session"),
+    ):
+        column.metric(f"Left {when}", "no cap" if left is None else dollars(left),
+                      help=None if cap is None else f"Cap: {dollars(cap)}")
+    st.caption("Change the caps on the Settings page. Only cloud calls count against them.")
+
+
+db, sid = database(), session_id()
+st.title("Costs")
+st.caption("Every LLM attempt with what it cost, and what the same tokens would have cost "
+           "on the reference cloud model. Savings = all-cloud cost − spend.")
+
+version = ledger.ledger_version(db)
+choices = pickers(db, db.url, version)
+if not choices["tier"]:
+    st.info("No LLM calls yet — chat in the sidebar or run a workflow, and each attempt shows "
+            "up here with its cost, its tier and what the cloud would have charged.")
+    show_budget(db, sid)
+else:
+
+    today = utcnow().date()
+    dates_col, *pick_cols = st.columns([2, 1, 1, 1, 1])
+    dates = dates_col.date_input("Dates (UTC)", (today - timedelta(days=29), today),
+                                 max_value=today, key="costs_dates")
+    first, last = (dates[0], dates[-1]) if dates else (today, today)
+    picked = {
+        column: col.selectbox(column.capitalize(), [None, *choices[column]], key=f"costs_{column}",
+                              format_func=lambda v: "All" if v is None else v)
+        for col, column in zip(pick_cols, ("tier", "model", "page", "status"), strict=True)
+    }
+    request = st.query_params.get("request")  # "open its rows" from a chat reply
+    if request:
+        st.info("Showing the attempts behind one chat reply.", icon=":material/receipt_long:")
+        if st.button("Show every call", key="costs_all_requests"):
+            del st.query_params["request"]
+            st.rerun()
+    filters = Filters(since=datetime.combine(first, time()),
+                      until=datetime.combine(last + timedelta(days=1), time()),
+                      request_id=request or None, **picked)
+    found = aggregates(db, db.url, version, filters)
+    sums = found["totals"]
+
+    if not sums.calls:
+        st.info("No calls match these filters. Widen the dates or set a filter back to All.")
+    else:
+        cloud = next((r for r in found["shares"] if r["tier"] == "cloud"),
+                     {"call_share": 0.0, "token_share": 0.0})
+        p50, p95 = found["latency"][0.5], found["latency"][0.95]
+        rate = found["escalation"]
+        days = frame(found["days"])
+        daily = days.groupby("day")[["cost_usd", "savings_usd"]].sum()
+        row = st.columns(5, border=True)
+        row[0].metric("Spend", dollars(sums.cost_usd), chart_data=daily["cost_usd"].tolist(),
+                      chart_type="bar")
+        row[1].metric("All-cloud cost", dollars(sums.counterfactual_usd),
+                      help="The same tokens priced on the reference cloud model.")
+        row[2].metric("Savings", dollars(sums.savings_usd),
+                      chart_data=daily["savings_usd"].tolist(), chart_type="bar")
+        row[3].metric("Saved", "–" if sums.savings_share is None else f"{sums.savings_share:.1%}",
+                      help="Savings as a share of the all-cloud cost.")
+        row[4].metric("Calls", f"{sums.calls:,}",
+                      help="Attempts, including failed and refused ones.")
+        row = st.columns(5, border=True)
+        row[0].metric("Cloud share of calls", f"{cloud['call_share']:.1%}")
+        row[1].metric("Cloud share of tokens", f"{cloud['token_share']:.1%}")
+        row[2].metric("Latency p50", "–" if p50 is None else f"{p50:,} ms")
+        row[3].metric("Latency p95", "–" if p95 is None else f"{p95:,} ms")
+        row[4].metric("Escalation rate", "–" if rate is None else f"{rate:.1%}",
+                      help="Escalated attempts per request: answers that failed validation and "
+                           "were repaired or sent to a stronger tier.")
+
+        spend_col, savings_col = st.columns(2)
+        spend_col.plotly_chart(stacked_by_tier(days, "cost_usd", "Spend per day (USD)"))
+        savings_col.plotly_chart(stacked_by_tier(days, "savings_usd", "Savings per day (USD)"))
+        for tab, by in zip(st.tabs([f"By {by}" for by in BREAKDOWNS]), BREAKDOWNS, strict=True):
+            tab.plotly_chart(spend_and_savings(frame(found[by]), by))
+        reasons = frame(found["reasons"])
+        st.plotly_chart(go.Figure(
+            go.Bar(x=reasons["calls"], y=reasons["reason"], orientation="h",
+                   customdata=reasons["cost_usd"],
+                   hovertemplate="%{y}<br>%{x:,} calls, $%{customdata:.4f}<extra></extra>"),
+            layout={"title": "Most common route reasons (calls)", "height": 120 + 32 * len(reasons),
+                    "yaxis": {"autorange": "reversed"}, "margin": {"l": 0}},
+        ))
+
+        st.subheader("Ledger")
+        table = frame(found["table"])
+        st.dataframe(table, hide_index=True, column_config={
+            column: (st.column_config.NumberColumn(label, format="$%.8f")
+                     if column.endswith("_usd") else label)
+            for column, label in LEDGER_COLUMNS.items()
+        })
+        st.caption(f"Showing the newest {len(table):,} of {sums.calls:,} calls that match the "
+                   "filters.")
+        st.download_button(
+            "Export the filtered ledger as CSV",
+            lambda: to_csv(pd.DataFrame(ledger.ledger_csv_rows(db, filters),
+                                        columns=list(LEDGER_COLUMNS)), LEDGER_COLUMNS),
+            f"ambient-ledger-{first}-{last}.csv", "text/csv", icon=":material/download:",
+            on_click=record, args=("form_submitted",
+                                   f"Exported {min(sums.calls, CSV_ROW_CAP):,} ledger rows as CSV"),
+            help=f"Up to the newest {CSV_ROW_CAP:,} calls that match the filters.",
+        )
+
+    show_budget(db, sid)
