@@ -145,20 +145,26 @@ def _conversation_menu(db: Database, session_id: str, conversation_id: int) -> N
             "Switch to", list(labels), format_func=labels.get, key="chat_switch",
             on_change=lambda: switch_conversation(db, session_id, st.session_state.chat_switch),
         )
-        messages = history(db, session_id, conversation_id=conversation_id)
+        count = count_messages(db, session_id, conversation_id)
         left, right = st.columns(2)
-        left.download_button("Markdown", _export_markdown(messages), "conversation.md",
-                             "text/markdown", key="chat_export_md", icon=":material/download:")
-        right.download_button("JSON", _export_json(messages), "conversation.json",
-                              "application/json", key="chat_export_json",
-                              icon=":material/download:")
+        # Deferred: the conversation is read and formatted only when a download is asked for.
+        left.download_button(
+            "Markdown", lambda: _export_markdown(history(db, session_id,
+                                                         conversation_id=conversation_id)),
+            "conversation.md", "text/markdown", key="chat_export_md",
+            icon=":material/download:", disabled=not count)
+        right.download_button(
+            "JSON", lambda: _export_json(history(db, session_id,
+                                                 conversation_id=conversation_id)),
+            "conversation.json", "application/json", key="chat_export_json",
+            icon=":material/download:", disabled=not count)
         if not st.session_state.get("chat_confirm_clear"):
             if st.button("Clear this conversation", icon=":material/delete:", key="chat_clear",
-                         disabled=not messages):
+                         disabled=not count):
                 st.session_state.chat_confirm_clear = True
                 st.rerun()
         else:
-            st.warning(f"Delete all {len(messages)} messages of this conversation? "
+            st.warning(f"Delete all {count} messages of this conversation? "
                        "This cannot be undone.")
             yes, no = st.columns(2)
             if yes.button("Yes, clear", type="primary", key="chat_clear_yes"):
