@@ -14,8 +14,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import insert
-
 from bench import Section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,30 +22,12 @@ TARGET_MS = 300
 
 
 def _seed(url: str) -> str:
-    from core.conversation import active_conversation
-    from core.db import open_database, utcnow
-    from core.models import EventRow, MessageRow
-    from core.sessions import ensure_session
-    from tests.ledger_seed import seed_ledger
+    from core.db import open_database
+    from tests.ledger_seed import seed_history, seed_ledger
 
     db = open_database(url)
     seed_ledger(db, rows=100_000, days=30, seed=0)
-    sid = ensure_session(db, None)
-    conversation = active_conversation(db, sid)
-    now = utcnow()
-    with db.write() as s:
-        s.execute(insert(MessageRow), [
-            {"session_id": sid, "conversation_id": conversation,
-             "role": "user" if i % 2 == 0 else "assistant",
-             "content": f"Message {i}: how does the link graph of our docs look today?",
-             "status": "ok", "created_at": now}
-            for i in range(5_000)
-        ])
-        s.execute(insert(EventRow), [
-            {"session_id": sid, "kind": "step_completed", "page": "Tasks",
-             "summary": f"Completed step {i}", "created_at": now}
-            for i in range(20_000)
-        ])
+    sid = seed_history(db, messages=5_000, events=20_000)
     db.dispose()
     return sid
 

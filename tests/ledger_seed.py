@@ -152,3 +152,30 @@ def seed_ledger(
     with db.write() as s:
         s.execute(insert(LLMCallRow.__table__), out)
     return len(out)
+
+
+def seed_history(db: Database, messages: int = 5_000, events: int = 20_000) -> str:
+    """A new session with ``messages`` chat messages (alternating user and assistant,
+    "Message number N ...") and ``events`` interaction events ("Completed step N"), in
+    one transaction; returns the session id."""
+    from core.conversation import active_conversation
+    from core.models import EventRow, MessageRow
+    from core.sessions import ensure_session
+
+    sid = ensure_session(db, None)
+    conversation = active_conversation(db, sid)
+    now = utcnow()
+    with db.write() as s:
+        s.execute(insert(MessageRow), [
+            {"session_id": sid, "conversation_id": conversation,
+             "role": "user" if i % 2 == 0 else "assistant",
+             "content": f"Message number {i} about competitor analysis and link graphs.",
+             "status": "ok", "created_at": now}
+            for i in range(messages)
+        ])
+        s.execute(insert(EventRow), [
+            {"session_id": sid, "kind": "step_completed", "page": "Tasks",
+             "summary": f"Completed step {i}", "created_at": now}
+            for i in range(events)
+        ])
+    return sid

@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert
-
 from core.assistant import REPLY_TOKENS, build_context
-from core.conversation import active_conversation
-from core.db import Database, utcnow
+from core.db import Database
 from core.experts import load_expert
 from core.memory import remember, scope_for
-from core.models import EventRow, MessageRow
-from core.sessions import ensure_session
 from llm.providers import get_provider
+from tests.ledger_seed import seed_history
 
 
 def test_five_thousand_messages_and_twenty_thousand_events_fit_the_window(
     db: Database,
 ) -> None:
-    sid = ensure_session(db, None)
-    conversation = active_conversation(db, sid)
-    now = utcnow()
-    with db.write() as s:
-        s.execute(insert(MessageRow), [
-            {"session_id": sid, "conversation_id": conversation,
-             "role": "user" if i % 2 == 0 else "assistant",
-             "content": f"Message number {i} about competitor analysis and link graphs.",
-             "status": "ok", "created_at": now}
-            for i in range(5000)
-        ])
-        s.execute(insert(EventRow), [
-            {"session_id": sid, "kind": "step_completed", "page": "Tasks",
-             "summary": f"Completed step {i}", "created_at": now}
-            for i in range(20000)
-        ])
+    sid = seed_history(db, messages=5_000, events=20_000)
     remember(db, scope_for(sid), "name", "Ann")
     provider = get_provider("embedded")
     expert = load_expert()
