@@ -15,6 +15,7 @@ from core.tasks import (
     import_tasks,
     list_tasks,
     reopen_task,
+    reorder,
     tasks_table,
     update_task,
 )
@@ -44,12 +45,15 @@ if not tasks:
     st.info("No tasks yet. Add one above, import a CSV below, or ask the assistant.")
 else:
     frame = pd.DataFrame(
-        [{"id": t.id, "done": t.status == "done", "title": t.title, "priority": t.priority,
-          "notes": t.notes} for t in tasks]
+        [{"id": t.id, "order": n, "done": t.status == "done", "title": t.title,
+          "priority": t.priority, "notes": t.notes} for n, t in enumerate(tasks, start=1)]
     ).set_index("id")
     edited = st.data_editor(
         frame, key=f"tasks_editor_{len(tasks)}_{sum(t.id for t in tasks)}", hide_index=True,
         column_config={
+            "order": st.column_config.NumberColumn(
+                "Order", min_value=1, step=1, width="small",
+                help="Renumber to reorder tasks of the same priority"),
             "done": st.column_config.CheckboxColumn("Done", width="small"),
             "title": st.column_config.TextColumn("Title", required=True, max_chars=200),
             "priority": st.column_config.NumberColumn("Priority", min_value=1, max_value=5,
@@ -76,6 +80,11 @@ else:
         except (TaskError, ValueError, TypeError) as exc:
             st.error(f"Task {row['title']!r} was not changed: {exc}")
             record("error_shown", str(exc))
+    if not edited["order"].equals(frame["order"]):
+        ranked = edited.assign(was=frame["order"]).sort_values(["order", "was"])
+        reorder(db, sid, [int(i) for i in ranked.index])
+        record("form_submitted", "Reordered the tasks")
+        changed = True
     if changed:
         st.rerun()
 
