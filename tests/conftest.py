@@ -1,16 +1,26 @@
-"""Shared fixtures: a fresh migrated SQLite database per test, and the app's DATABASE_URL."""
+"""Shared fixtures: a fresh migrated database per test, and the app's DATABASE_URL.
+
+Tests that take the ``db`` fixture run on SQLite, and also on PostgreSQL when
+``AMBIENT_TEST_POSTGRES`` names a server (``postgresql+psycopg://user@127.0.0.1:PORT``):
+each such test gets a new, empty PostgreSQL database that is dropped afterwards.
+``.ci/run`` starts a server on loopback and sets it.
+"""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from core.db import Database, forget_databases, open_database
 
 ROOT = Path(__file__).resolve().parent.parent
+POSTGRES = os.environ.get("AMBIENT_TEST_POSTGRES", "").rstrip("/")
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES else ["sqlite"]
 
 
 @pytest.fixture
@@ -18,11 +28,45 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'ambient.db'}"
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_database(db_url)
+def _fresh_postgres_database() -> tuple[str, str]:
+    name = f"ambient_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{POSTGRES}/{name}", name
+
+
+def _drop_postgres_database(name: str) -> None:
+    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db_url(request: pytest.FixtureRequest, db_url: str) -> Iterator[str]:
+    """The URL of an empty database on each backend (for migration tests)."""
+    if request.param == "sqlite":
+        yield db_url
+        return
+    url, name = _fresh_postgres_database()
+    yield url
+    _drop_postgres_database(name)
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Database]:
+    if request.param == "sqlite":
+        database = open_database(db_url)
+        yield database
+        database.dispose()
+        return
+    url, name = _fresh_postgres_database()
+    database = open_database(url)
     yield database
     database.dispose()
+    _drop_postgres_database(name)
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from core.db import Database, DatabaseError, current_revision, make_engine, migr
 from core.models import MessageRow, SessionRow
 
 
-def test_migrations_create_the_schema_from_empty(db_url: str) -> None:
-    engine = make_engine(db_url)
+def test_migrations_create_the_schema_from_empty(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
     assert inspect(engine).get_table_names() == []
     migrate(engine)
     tables = set(inspect(engine).get_table_names())
@@ -22,8 +22,8 @@ def test_migrations_create_the_schema_from_empty(db_url: str) -> None:
     engine.dispose()
 
 
-def test_migrations_go_down_to_empty_and_up_again(db_url: str) -> None:
-    engine = make_engine(db_url)
+def test_migrations_go_down_to_empty_and_up_again(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
     migrate(engine)
     migrate_down = __import__("alembic.command", fromlist=["downgrade"]).downgrade
     from core.db import _alembic_config
@@ -47,11 +47,13 @@ def test_opening_twice_is_idempotent(db_url: str) -> None:
     second.dispose()
 
 
-def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(db: Database) -> None:
+def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(db_url: str) -> None:
+    db = open_database(db_url)
     with db.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 1000
+    db.dispose()
 
 
 def test_foreign_keys_are_enforced(db: Database) -> None:
@@ -94,8 +96,8 @@ def test_passwords_are_not_shown_in_errors() -> None:
     assert "s3cret-pw" not in str(info.value)
 
 
-def test_upgrading_from_the_previous_schema_keeps_the_messages(db_url: str) -> None:
-    engine = make_engine(db_url)
+def test_upgrading_from_the_previous_schema_keeps_the_messages(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
     migrate(engine, "0002")
     with engine.begin() as c:
         c.execute(text("INSERT INTO sessions (id, created_at, last_seen_at) "

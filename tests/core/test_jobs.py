@@ -293,11 +293,11 @@ time.sleep(60)
 
 
 def test_a_restart_finds_the_job_and_resume_does_only_the_rest(
-    db: Database, db_url: str
+    db: Database
 ) -> None:
     sid = ensure_session(db, None)
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, db_url, sid], cwd=ROOT,
+        [sys.executable, "-c", CHILD, db.url, sid], cwd=ROOT,
         env={**os.environ, "PYTHONPATH": ROOT}, stderr=subprocess.PIPE,
     )
     try:
