@@ -1,0 +1,53 @@
+"""With a cloud key configured, every page and a cloud call: the key appears nowhere in the
+served HTML, the server's log or the database files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from components.navigation import page_titles
+from tests.e2e.conftest import AppServer
+from tests.e2e.test_chat_journey import MESSAGES, expect_no_exception, send
+from tests.fakes.openai_server import FakeOpenAI
+
+pytestmark = pytest.mark.browser
+KEY = "sk-proj-SeCrEtKeyThatMustNeverLeak0123456789abcdefXYZ"
+
+
+@pytest.fixture
+def keyed(tmp_path: Path) -> Iterator[tuple[AppServer, FakeOpenAI, Path]]:
+    with FakeOpenAI(api_key=KEY) as cloud:
+        server = AppServer(f"sqlite:///{tmp_path / 'ambient.db'}",
+                           env={"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": cloud.base_url})
+        yield server, cloud, tmp_path
+        server.stop()
+
+
+def test_the_key_is_used_but_never_shown_logged_or_stored(
+    page: Page, keyed: tuple[AppServer, FakeOpenAI, Path]
+) -> None:
+    server, cloud, folder = keyed
+    page.goto(server.url)
+    send(page, "Hello")
+    expect(page.locator(MESSAGES).nth(1).get_by_text(re.compile("SmolLM2"))).to_be_visible(
+        timeout=120_000
+    )
+    for title in page_titles():
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(title, exact=True).click()
+        expect(page).to_have_url(re.compile(r"/(\?|$)" if title == "Home" else
+                                            title.lower().replace(" ", "_")[:8]))
+        expect(page.locator('[data-testid="stMain"] h1').first).to_be_visible()
+        if title == "Settings":
+            page.get_by_role("button", name="Test").last.click()  # the cloud tier's test
+            expect(page.get_by_text(re.compile("answered in"))).to_be_visible(timeout=30_000)
+        assert KEY not in page.content(), f"the key is in the HTML of {title}"
+        expect_no_exception(page)
+    assert cloud.chat_requests(), "the cloud tier was never called with the key"
+    assert KEY not in server.log()
+    for stored in folder.glob("ambient.db*"):
+        assert KEY.encode() not in stored.read_bytes(), f"the key is in {stored.name}"
