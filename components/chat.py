@@ -19,7 +19,7 @@ import streamlit as st
 from components.llm import router
 from components.navigation import page_path, page_titles
 from core import actions
-from core.assistant import MAX_USER_CHARS, ChatInputError, ChatTurn
+from core.assistant import MAX_USER_CHARS, ChatInputError, ChatStorageError, ChatTurn
 from core.conversation import (
     Message,
     active_conversation,
@@ -284,6 +284,10 @@ def answer_pending_message(db: Database, session_id: str) -> None:
                         page=st.session_state.get("current_page"), pages=page_titles())
     except ChatInputError as exc:
         st.sidebar.warning(str(exc))
+        return
+    except ChatStorageError as exc:
+        st.sidebar.error(str(exc))
+        st.sidebar.code(prompt, language=None, wrap_lines=True)
         return
     with box:
         _render_message(turn.user_message)

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from core import actions
 from core.conversation import (
     Message,
@@ -47,6 +49,10 @@ NARRATION_IN_CONTEXT = 5
 
 class ChatInputError(ValueError):
     """The user's message cannot be sent as it is; the text says why."""
+
+
+class ChatStorageError(RuntimeError):
+    """The user's message could not be stored (the database stayed busy or is down)."""
 
 
 @dataclass
@@ -149,10 +155,16 @@ class ChatTurn:
         self.page = page
         self.pages = pages
         self.tier: str | None = None
-        self.conversation_id = active_conversation(db, session_id)
-        self.user_message = add_message(
-            db, session_id, "user", text, conversation_id=self.conversation_id
-        )
+        try:
+            self.conversation_id = active_conversation(db, session_id)
+            self.user_message = add_message(
+                db, session_id, "user", text, conversation_id=self.conversation_id
+            )
+        except SQLAlchemyError as exc:
+            raise ChatStorageError(
+                "The database is busy or unreachable, so your message was not sent (nothing "
+                "was half-saved). It is shown below: copy it and send it again in a moment."
+            ) from exc
         self.result = TurnResult()
 
     def _store_failure(self, partial: str, error: str, status: str) -> None:

@@ -95,3 +95,32 @@ def test_failed_answers_are_not_fed_back_to_the_model(db: Database) -> None:
     add_message(db, sid, "user", "second")
     context = build_context(db, sid, get_provider("embedded"), load_expert())
     assert [m["content"] for m in context.messages[1:]] == ["first", "second"]
+
+
+def test_a_database_locked_past_the_busy_timeout_loses_and_half_writes_nothing(
+    db_url: str,
+) -> None:
+    import sqlite3
+    import threading
+    import time as clock
+
+    from core.assistant import ChatStorageError
+    from core.db import open_database
+
+    database = open_database(db_url)
+    sid = ensure_session(database, None)
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+    release = threading.Timer(7.0, holder.rollback)
+    release.start()
+    started = clock.monotonic()
+    with pytest.raises(ChatStorageError, match="copy it and send it again"):
+        ChatTurn(database, sid, "Is anyone there?", router=embedded_router(database))
+    assert clock.monotonic() - started >= 4.5  # it waited the busy timeout first
+    release.join()
+    holder.close()
+    assert history(database, sid) == []  # nothing half-written
+    turn = ChatTurn(database, sid, "Is anyone there?", router=embedded_router(database))
+    assert [m.content for m in history(database, sid)] == ["Is anyone there?"]
+    assert turn.user_message.status == "ok"
+    database.dispose()
