@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import AppServer
 from tests.e2e.test_chat_journey import CHAT_INPUT, MESSAGES, SIDEBAR, expect_no_exception, send
+from tests.e2e.test_workflows_journey import choose
 
 pytestmark = pytest.mark.browser
 
@@ -31,8 +32,7 @@ def test_the_assistant_remembers_a_name_across_a_reload(
     expect(page.locator(CHAT_INPUT)).to_be_visible()
 
     # Pick an expert in the sidebar.
-    page.locator(f'{SIDEBAR} [data-testid="stSelectbox"]').first.click()
-    page.get_by_role("option", name="Task clerk").click()
+    choose(page, "Expert", "Task clerk")
     expect(page.get_by_role("combobox", name="Expert")).to_have_value("Task clerk")
 
     send(page, "My name is Ann.")

@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import AppServer
 from tests.e2e.test_chat_journey import MESSAGES, SIDEBAR, expect_no_exception, send
+from tests.e2e.test_workflows_journey import choose
 from tests.fakes.ollama_server import FakeOllama
 
 pytestmark = pytest.mark.browser
@@ -40,8 +41,7 @@ def test_model_output_is_rendered_as_text_and_never_acts(
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(server.url)
-    page.get_by_role("combobox", name="Expert").click()
-    page.get_by_role("option", name="Competitive analyst").click()  # a local-tier expert
+    choose(page, "Expert", "Competitive analyst")  # a local-tier expert
     send(page, "Tell me about Acme")
     reply = page.locator(MESSAGES).nth(1)
     expect(reply.get_by_text(re.compile("local · gemma2:2b"))).to_be_visible(timeout=60_000)
