@@ -225,6 +225,11 @@ class RoutedStream:
     def __iter__(self) -> Iterator[str | Notice]:
         return self._events
 
+    @property
+    def route_reason(self) -> str:
+        """Every decision so far, in words."""
+        return " ".join(d.reason for d in self.decisions)
+
     def close(self) -> None:
         self._events.close()
 
@@ -424,7 +429,7 @@ class Router:
             while True:
                 attempt_no += 1
                 reservation: int | None = None
-                reason_so_far = " ".join(d.reason for d in decisions)
+                reason_so_far = stream.route_reason
                 if to_cloud:
                     estimate = self.prices.cost_nusd(
                         tier, model, estimate_prompt_tokens(messages), request.max_tokens
@@ -493,21 +498,15 @@ class Router:
                 text = redaction.restore(reply.text) if restoring else reply.text
                 verdict = check(text, reply.finish_reason, request.schema)
                 if verdict.ok:
-                    reason = " ".join(d.reason for d in decisions)
-                    record = self._record(stream, attempt_no, tier, model, "ok", reason,
-                                          reply=reply, counterfactual=True)
-                    self._write(reservation, record)
-                    attempts.append(Attempt(tier, reply.model, "ok", reason,
-                                            usd(record.cost_nusd), reply.usage))
+                    reason = stream.route_reason
+                    record = self._book_reply(stream, reservation, attempt_no, tier, model,
+                                              "ok", reply, reason, reason, used=True)
                     stream.result = self._result(stream, reply, text, record, verdict.data)
                     return
                 if request.schema is not None and not repaired:
                     repaired = True
-                    record = self._record(stream, attempt_no, tier, model, "escalated",
-                                          f"repair asked: {verdict.reason}", reply=reply)
-                    self._write(reservation, record)
-                    attempts.append(Attempt(tier, reply.model, "escalated", verdict.reason,
-                                            usd(record.cost_nusd), reply.usage))
+                    self._book_reply(stream, reservation, attempt_no, tier, model, "escalated",
+                                     reply, f"repair asked: {verdict.reason}", verdict.reason)
                     decisions.append(Decision(
                         "cascade", f"The {tier} answer failed validation ({verdict.reason}); "
                         "asking it once more to repair it.", tier,
@@ -529,22 +528,15 @@ class Router:
                     # Nothing better can answer: use this answer, and say what is wrong with it.
                     note = f"Note: {verdict.reason} and no stronger tier is available."
                     decisions.append(Decision("cascade", note, tier))
-                    reason = " ".join(d.reason for d in decisions)
-                    record = self._record(stream, attempt_no, tier, model, "ok", reason,
-                                          reply=reply, counterfactual=True)
-                    self._write(reservation, record)
-                    attempts.append(Attempt(tier, reply.model, "ok", note,
-                                            usd(record.cost_nusd), reply.usage))
+                    record = self._book_reply(stream, reservation, attempt_no, tier, model,
+                                              "ok", reply, stream.route_reason, note, used=True)
                     stream.result = self._result(stream, reply, text, record, None,
                                                  validated=False, note=note)
                     return
                 reason = f"The {tier} answer failed validation ({verdict.reason})"
                 reason += f"; escalating to {higher[0]}." if higher else "."
-                record = self._record(stream, attempt_no, tier, model, "escalated", reason,
-                                      reply=reply)
-                self._write(reservation, record)
-                attempts.append(Attempt(tier, reply.model, "escalated", verdict.reason,
-                                        usd(record.cost_nusd), reply.usage))
+                self._book_reply(stream, reservation, attempt_no, tier, model, "escalated",
+                                 reply, reason, verdict.reason)
                 decisions.append(Decision("cascade", reason, tier))
                 last_failure = verdict.reason
                 min_rank = _rank(tier)
@@ -562,8 +554,21 @@ class Router:
         """A request no tier even tried is still booked, so the ledger shows it."""
         tier = next(iter(self.tiers()), "embedded")
         record = self._record(stream, 1, tier, self.provider(tier).default_model(), "blocked",
-                              " ".join(d.reason for d in stream.decisions), error=message)
+                              stream.route_reason, error=message)
         ledger.book(self.db, record)
+
+    def _book_reply(
+        self, stream: RoutedStream, reservation: int | None, attempt: int, tier: str,
+        model: str, status: str, reply: Reply, ledger_reason: str, attempt_reason: str,
+        *, used: bool = False,
+    ) -> CallRecord:
+        """Book an attempt that produced a reply (``used``: its answer is the one given)."""
+        record = self._record(stream, attempt, tier, model, status, ledger_reason,
+                              reply=reply, counterfactual=used)
+        self._write(reservation, record)
+        stream.attempts.append(Attempt(tier, reply.model, status, attempt_reason,
+                                       usd(record.cost_nusd), reply.usage))
+        return record
 
     def _write(self, reservation: int | None, record: CallRecord) -> None:
         if reservation is None:
