@@ -71,11 +71,10 @@ def scan_site(
     notes = list(edges.report.notes)
     if metadata is not None:
         notes += metadata.report.notes
+        # join_metadata matches URLs forgivingly and returns one row per page, keyed by the
+        # page's own URL, which node_table then attaches.
         joined, join = join_metadata(table["url"], metadata)
-        extra = joined.drop(columns=[c for c in joined.columns if c == "url"])
-        extra = extra.rename(columns={c: f"{c} (metadata)" for c in extra.columns
-                                      if c in table.columns})
-        table = pd.concat([table, extra.reset_index(drop=True)], axis=1)
+        table = signs.node_table(joined)
         notes += join.sentences()
     positions = radial_layout(table["url"].to_numpy(), signs.depth)
     return Scan(edges, metadata, graph, signs, table, positions, join, notes)

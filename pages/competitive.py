@@ -18,7 +18,14 @@ from core.analysis import (
 from core.exports import to_csv
 from core.jobs import JobError, cancel_job, get_job, recover_jobs, resume_job, start_job
 from core.tasks import list_tasks
-from core.workflows import complete_step, get_run, restart, revert_step, save_data
+from core.workflows import (
+    complete_step,
+    fail_step,
+    get_run,
+    restart,
+    revert_step,
+    save_data,
+)
 from llm.router import Origin, RouteError
 
 STEPS = ("competitors", "aspects", "analysis", "results")
@@ -135,8 +142,6 @@ with step_card(run, "analysis", "Analysis"):
                               note=f"{job.failed} failed" if job.failed else "")
                 record("step_completed", f"Analysed {job.completed} of {job.total} competitors")
             else:
-                from core.workflows import fail_step
-
                 fail_step(db, run, "analysis", "no competitor could be analysed")
             st.rerun()
 
