@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core.linkgraph_draw import radial_layout
+from core.linkgraph_draw import overview_image, radial_layout
 from core.linkgraph_io import EdgeList, JoinReport, Metadata, join_metadata, load_edges
 from core.linkgraph_io import load_metadata as read_metadata
 from core.linkgraph_stats import Graph, VitalSigns, build_graph, vital_signs
@@ -42,6 +44,16 @@ class Scan:
     positions: np.ndarray
     join: JoinReport | None = None
     notes: list[str] = field(default_factory=list)
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        """The vital signs' digest, computed once per scan (pages rerun often)."""
+        return self.signs.summary()
+
+    @cached_property
+    def overview(self) -> np.ndarray:
+        """The raster overview of every page and link, computed once per scan."""
+        return overview_image(self.positions, self.graph.src, self.graph.dst)
 
     @property
     def metrics(self) -> list[str]:

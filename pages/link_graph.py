@@ -19,7 +19,6 @@ from core.linkgraph_draw import (
     choose_nodes,
     interactive_figure,
     overview_figure,
-    overview_image,
 )
 from core.linkgraph_io import MappingNeeded
 from core.linkgraph_scan import headline, scan_request
@@ -142,7 +141,7 @@ with step_card(run, "signs", "Vital signs"):
     if scan is None:
         st.caption("Upload an edge list first.")
     else:
-        summary = scan.signs.summary()
+        summary = scan.summary
         for note in scan.notes:
             st.caption(note)
         cols = st.columns(6)
@@ -187,8 +186,7 @@ with step_card(run, "drawing", "Drawing"):
         g = scan.graph
         small = g.n <= MAX_NODES and g.m <= MAX_EDGES
         if not small:
-            image = overview_image(scan.positions, g.src, g.dst)
-            st.plotly_chart(overview_figure(image, pages=g.n, links=g.m),
+            st.plotly_chart(overview_figure(scan.overview, pages=g.n, links=g.m),
                             width="stretch")
         try:
             nodes = choose_nodes(scan.table, metric, focus=focus, src=g.src, dst=g.dst)
@@ -213,7 +211,7 @@ with step_card(run, "reading", "Read the scan"):
             st.markdown(reading)
         if st.button("Read the scan" if not reading else "Read it again", key="lg_read",
                      icon=":material/radiology:"):
-            summary = scan.signs.summary()
+            summary = scan.summary
             origin = Origin(session_id=sid, page="Link graph", workflow="link_graph")
             narrate(db, sid, headline(summary), kind="info", source="link_graph")
             try:
