@@ -4,17 +4,33 @@ A provider turns a ``ChatRequest`` into a ``ReplyStream``: iterate it for text a
 arrives; once it is exhausted, ``stream.reply`` holds the whole text, the model that
 answered, token usage (reported by the provider, or estimated and marked so), the
 finish reason and timings. Providers raise only ``llm.errors`` exceptions.
+
+Whatever a server sends, a ``ReplyStream`` keeps it bounded and storable: text beyond
+``max_chars`` (a server that ignores ``max_tokens``) is cut off, the connection closed and
+the reply marked ``finish_reason="length"``; characters no database or page should hold
+(NUL and other control characters, lone UTF-16 surrogates left by a bad ``\\ud800``
+escape) are removed or replaced by U+FFFD.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+log = logging.getLogger(__name__)
+
 UsageSource = Literal["reported", "estimated"]
+
+# A token is about four characters of English; even runs of spaces or long words rarely
+# pass 24. More text than this per asked-for token means the server ignored max_tokens.
+MAX_CHARS_PER_TOKEN = 24
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,38 @@ class Health:
     models: list[str] = field(default_factory=list)
 
 
+def output_cap(max_tokens: int) -> int:
+    """The most characters a reply asked for ``max_tokens`` tokens may bring."""
+    return max(max_tokens, 1) * MAX_CHARS_PER_TOKEN + 256
+
+
+def clean_text(text: str) -> str:
+    """``text`` without control characters (tab and newlines stay) or lone surrogates.
+
+    PostgreSQL refuses NUL in text, UTF-8 cannot encode a lone surrogate, and neither
+    belongs on a page: surrogates become U+FFFD (so the user sees something was wrong),
+    control characters are dropped.
+    """
+    if not _UNSTORABLE.search(text):
+        return text
+    return _UNSTORABLE.sub(lambda m: "\ufffd" if m.group() >= "\ud800" else "", text)
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment, else ``default`` (with a warning)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value > 0:
+        return value
+    log.warning("%s=%r is not a positive number of seconds; using %g.", name, raw, default)
+    return default
+
+
 def estimate_tokens(text: str) -> int:
     """About four characters a token for English; used only where no tokenizer is at hand."""
     return max(1, (len(text) + 3) // 4) if text else 0
@@ -75,7 +123,8 @@ class ReplyStream:
     """Iterate for text pieces; ``reply`` is set once the provider has finished.
 
     ``text`` holds what arrived so far, so a caller that hits an error mid-stream can
-    still keep the partial answer. ``close()`` stops generation early.
+    still keep the partial answer. ``close()`` stops generation early. Past ``max_chars``
+    the reply is cut off and generation stopped (see the module's docstring).
     """
 
     def __init__(
@@ -86,8 +135,10 @@ class ReplyStream:
         provider: str,
         model: str,
         prompt_estimate: int = 0,
+        max_chars: int | None = None,
     ) -> None:
         self._pieces = pieces
+        self.max_chars = max_chars
         self.tier = tier
         self.provider = provider
         self.model = model
@@ -103,18 +154,39 @@ class ReplyStream:
 
     def __iter__(self) -> Iterator[str]:
         done: Done | None = None
+        size = 0
+        overflow = False
         for piece in self._pieces:
             if isinstance(piece, Done):
                 done = piece
                 continue
+            piece = clean_text(piece) if piece else piece
             if not piece:
                 continue
-            if self._ttft is None:
-                self._ttft = time.perf_counter() - self._started
-            self._parts.append(piece)
-            yield piece
+            if self.max_chars is not None and size + len(piece) > self.max_chars:
+                piece = piece[: self.max_chars - size]
+                overflow = True
+            if piece:
+                if self._ttft is None:
+                    self._ttft = time.perf_counter() - self._started
+                self._parts.append(piece)
+                size += len(piece)
+                yield piece
+            if overflow:
+                log.warning(
+                    "The %s tier sent more than %d characters; the reply was cut off.",
+                    self.tier, self.max_chars,
+                )
+                self.close()  # stop reading: the server would go on for ever
+                break
         text = self.text
-        if done is None:
+        if overflow:
+            done = Done(
+                self.model,
+                Usage(self._prompt_estimate, estimate_tokens(text), "estimated"),
+                "length",
+            )
+        elif done is None:
             done = Done(
                 self.model,
                 Usage(self._prompt_estimate, estimate_tokens(text), "estimated"),

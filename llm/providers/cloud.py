@@ -68,12 +68,15 @@ from llm.providers.base import (
     Reply,
     ReplyStream,
     Usage,
+    env_seconds,
     estimate_tokens,
+    output_cap,
 )
 
 DEFAULT_MODEL = "gpt-4o-mini"
 PLACEHOLDER_KEY = "not-needed"
 HEALTH_TIMEOUT = 3.0
+DEFAULT_TIMEOUT = 60.0  # seconds without a byte from the endpoint (AMBIENT_CLOUD_TIMEOUT)
 SCHEMA_NAME = "answer"
 
 StructuredForm = Literal["json_schema", "json_object"]
@@ -115,7 +118,7 @@ class CloudProvider(Provider):
         base_url: str | None = None,
         model: str | None = None,
         *,
-        timeout: float = 60.0,
+        timeout: float | None = None,
         connect_timeout: float = 5.0,
         structured: str = "auto",
     ) -> None:
@@ -126,7 +129,7 @@ class CloudProvider(Provider):
         self._api_key = api_key or _env("OPENAI_API_KEY")
         self._base_url = base_url or _env("OPENAI_BASE_URL")
         self._model = model or _env("AMBIENT_CLOUD_MODEL") or DEFAULT_MODEL
-        self._timeout = timeout
+        self._timeout = timeout or env_seconds("AMBIENT_CLOUD_TIMEOUT", DEFAULT_TIMEOUT)
         self._connect_timeout = connect_timeout
         self.structured = structured
         # The structured-output form known to work here (None: not tried yet, in auto mode).
@@ -216,6 +219,7 @@ class CloudProvider(Provider):
             provider=self.name,
             model=model,
             prompt_estimate=self._prompt_estimate(request),
+            max_chars=output_cap(request.max_tokens),
         )
 
     def complete(self, request: ChatRequest) -> Reply:
@@ -228,6 +232,7 @@ class CloudProvider(Provider):
             provider=self.name,
             model=model,
             prompt_estimate=self._prompt_estimate(request),
+            max_chars=output_cap(request.max_tokens),
         ).collect()
 
     # -- requests ------------------------------------------------------------------------

