@@ -1,7 +1,16 @@
-"""The tables, as SQLAlchemy 2.x models. Each change here needs an Alembic migration."""
+"""The tables, as SQLAlchemy 2.x models. Each change here needs an Alembic migration.
+
+Every text column is a ``StoredString`` / ``StoredText``: the database types are plain
+VARCHAR and TEXT, but a value is made storable on its way in. PostgreSQL refuses a NUL
+character in text ("text fields cannot contain NUL (0x00) bytes") and no driver can
+encode a lone UTF-16 surrogate, and both can arrive in a pasted chat message, a CSV
+cell or a model's answer; NUL is dropped and a lone surrogate becomes U+FFFD, so the
+same input is saved alike on SQLite and PostgreSQL instead of failing on one of them.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -15,10 +24,33 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.db import utcnow
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: str) -> str:
+    """``value`` without NUL, and with U+FFFD for each lone surrogate."""
+    if not _UNSTORABLE.search(value):
+        return value
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
+
+
+class StoredString(TypeDecorator[str]):
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return storable(value) if isinstance(value, str) else value
+
+
+class StoredText(StoredString):
+    impl = Text
+    cache_ok = True
 
 
 class Base(DeclarativeBase):
@@ -30,7 +62,7 @@ class SessionRow(Base):
 
     __tablename__ = "sessions"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     active_conversation_id: Mapped[int | None] = mapped_column(Integer)
@@ -44,9 +76,9 @@ class ConversationRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
     )
-    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    title: Mapped[str] = mapped_column(StoredString(200), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -61,16 +93,16 @@ class MessageRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
     )
     conversation_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("conversations.id", ondelete="CASCADE")
     )
-    role: Mapped[str] = mapped_column(String(16), nullable=False)
-    content: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="ok")
-    tier: Mapped[str | None] = mapped_column(String(16))
-    model: Mapped[str | None] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(StoredString(16), nullable=False)
+    content: Mapped[str] = mapped_column(StoredText, nullable=False, default="")
+    status: Mapped[str] = mapped_column(StoredString(16), nullable=False, default="ok")
+    tier: Mapped[str | None] = mapped_column(StoredString(16))
+    model: Mapped[str | None] = mapped_column(StoredString(200))
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -83,11 +115,11 @@ class EventRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
     )
-    kind: Mapped[str] = mapped_column(String(64), nullable=False)
-    page: Mapped[str | None] = mapped_column(String(120))
-    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(StoredString(64), nullable=False)
+    page: Mapped[str | None] = mapped_column(StoredString(120))
+    summary: Mapped[str] = mapped_column(StoredText, nullable=False)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -97,9 +129,9 @@ class MemoryRow(Base):
 
     __tablename__ = "memory"
 
-    scope: Mapped[str] = mapped_column(String(80), primary_key=True)
-    key: Mapped[str] = mapped_column(String(120), primary_key=True)
-    value: Mapped[str] = mapped_column(Text, nullable=False)
+    scope: Mapped[str] = mapped_column(StoredString(80), primary_key=True)
+    key: Mapped[str] = mapped_column(StoredString(120), primary_key=True)
+    value: Mapped[str] = mapped_column(StoredText, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -120,28 +152,28 @@ class LLMCallRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
-    request_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    request_id: Mapped[str] = mapped_column(StoredString(32), nullable=False)
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
-    session_id: Mapped[str | None] = mapped_column(String(64))
-    user: Mapped[str | None] = mapped_column(String(120))
-    page: Mapped[str | None] = mapped_column(String(120))
-    workflow: Mapped[str | None] = mapped_column(String(120))
-    purpose: Mapped[str] = mapped_column(String(32), nullable=False)
-    expert: Mapped[str | None] = mapped_column(String(120))
-    tier: Mapped[str] = mapped_column(String(16), nullable=False)
-    provider: Mapped[str] = mapped_column(String(32), nullable=False)
-    model: Mapped[str] = mapped_column(String(200), nullable=False)
+    session_id: Mapped[str | None] = mapped_column(StoredString(64))
+    user: Mapped[str | None] = mapped_column(StoredString(120))
+    page: Mapped[str | None] = mapped_column(StoredString(120))
+    workflow: Mapped[str | None] = mapped_column(StoredString(120))
+    purpose: Mapped[str] = mapped_column(StoredString(32), nullable=False)
+    expert: Mapped[str | None] = mapped_column(StoredString(120))
+    tier: Mapped[str] = mapped_column(StoredString(16), nullable=False)
+    provider: Mapped[str] = mapped_column(StoredString(32), nullable=False)
+    model: Mapped[str] = mapped_column(StoredString(200), nullable=False)
     prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    usage_source: Mapped[str] = mapped_column(String(16), nullable=False, default="estimated")
+    usage_source: Mapped[str] = mapped_column(StoredString(16), nullable=False, default="estimated")
     cost_nusd: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     counterfactual_nusd: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     reserved_nusd: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     ttft_ms: Mapped[int | None] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
-    route_reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    error_text: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(StoredString(16), nullable=False)
+    route_reason: Mapped[str] = mapped_column(StoredText, nullable=False, default="")
+    error_text: Mapped[str | None] = mapped_column(StoredText)
 
 
 class TaskRow(Base):
@@ -156,12 +188,12 @@ class TaskRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
     )
-    title: Mapped[str] = mapped_column(String(200), nullable=False)
-    notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    title: Mapped[str] = mapped_column(StoredString(200), nullable=False)
+    notes: Mapped[str] = mapped_column(StoredText, nullable=False, default="")
     priority: Mapped[int] = mapped_column(Integer, nullable=False, default=3)
-    status: Mapped[str] = mapped_column(String(8), nullable=False, default="open")
+    status: Mapped[str] = mapped_column(StoredString(8), nullable=False, default="open")
     position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
@@ -174,20 +206,20 @@ class JobRow(Base):
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_session_id_kind", "session_id", "kind"),)
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    id: Mapped[str] = mapped_column(StoredString(32), primary_key=True)
     session_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
     )
-    kind: Mapped[str] = mapped_column(String(60), nullable=False)
-    title: Mapped[str] = mapped_column(String(200), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    kind: Mapped[str] = mapped_column(StoredString(60), nullable=False)
+    title: Mapped[str] = mapped_column(StoredString(200), nullable=False)
+    status: Mapped[str] = mapped_column(StoredString(16), nullable=False)
     total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     completed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(StoredText)
     cancel_requested: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    worker: Mapped[str | None] = mapped_column(String(120))
+    worker: Mapped[str | None] = mapped_column(StoredString(120))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -202,13 +234,13 @@ class JobItemRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+        StoredString(32), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
     )
     idx: Mapped[int] = mapped_column(Integer, nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
+    status: Mapped[str] = mapped_column(StoredString(16), nullable=False, default="pending")
     input: Mapped[Any] = mapped_column(JSON)
     result: Mapped[Any] = mapped_column(JSON)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(StoredText)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
 
 
@@ -220,10 +252,10 @@ class WorkflowRunRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
     )
-    workflow: Mapped[str] = mapped_column(String(60), nullable=False)
-    status: Mapped[str] = mapped_column(String(16), nullable=False, default="active")
+    workflow: Mapped[str] = mapped_column(StoredString(60), nullable=False)
+    status: Mapped[str] = mapped_column(StoredString(16), nullable=False, default="active")
     steps: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
@@ -235,6 +267,6 @@ class SettingRow(Base):
 
     __tablename__ = "settings"
 
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(StoredString(80), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -16,7 +16,7 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from core.db import Database, utcnow
-from core.models import SessionRow, TaskRow
+from core.models import SessionRow, TaskRow, storable
 
 TITLE_LIMIT = 200
 NOTES_LIMIT = 2_000
@@ -64,7 +64,7 @@ def _task(row: TaskRow) -> Task:
 
 
 def clean_title(title: object) -> str:
-    cleaned = " ".join(str(title or "").split())
+    cleaned = " ".join(storable(str(title or "")).split())
     if not cleaned:
         raise TaskError("A task needs a title; type what needs doing, e.g. 'Call Acme'.")
     if len(cleaned) > TITLE_LIMIT:
@@ -84,7 +84,7 @@ def clean_priority(priority: object) -> int:
 
 
 def clean_notes(notes: object) -> str:
-    cleaned = str(notes or "").strip()
+    cleaned = storable(str(notes or "")).strip()
     if len(cleaned) > NOTES_LIMIT:
         raise TaskError(
             f"The notes are {len(cleaned):,} characters long; keep them to {NOTES_LIMIT:,} or "
