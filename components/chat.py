@@ -62,6 +62,17 @@ def _model_tag(message: Message) -> str:
     return " · ".join(parts)
 
 
+def _reply_captions(message: Message) -> None:
+    """Who answered, at what cost, and why it was not the tier tried first."""
+    if message.meta.get("fallback"):
+        st.caption(f":material/alt_route: {message.meta['fallback']}")
+    if message.meta.get("note"):
+        st.caption(f":material/info: {message.meta['note']}")
+    tag = _model_tag(message)
+    if tag:
+        st.caption(tag)
+
+
 def _render_message(message: Message) -> None:
     if message.role == "narration":
         icon = {"warning": ":material/warning:", "error": ":material/error:",
@@ -79,17 +90,13 @@ def _render_message(message: Message) -> None:
             st.error(message.meta.get("error", "The answer failed."))
         for done in message.meta.get("actions", []):
             (st.success if done["ok"] else st.warning)(done["message"])
-        tag = _model_tag(message)
-        if tag:
-            st.caption(tag)
+        _reply_captions(message)
         if message.content or message.meta.get("route_reason"):
             with st.popover("Copy · why this model?", width="content"):
                 if message.content:
                     st.code(message.content, language=None, wrap_lines=True)
                 if message.meta.get("route_reason"):
                     st.caption(message.meta["route_reason"])
-                if message.meta.get("note"):
-                    st.caption(message.meta["note"])
                 if message.meta.get("context"):
                     st.caption(message.meta["context"])
                 if message.meta.get("request_id"):
@@ -312,7 +319,7 @@ def answer_pending_message(db: Database, session_id: str) -> None:
             for outcome in result.outcomes:
                 (st.success if outcome.ok else st.warning)(outcome.message)
             if result.reply is not None and result.reply.status == "ok":
-                st.caption(_model_tag(result.reply))
+                _reply_captions(result.reply)
     _apply_effects(result.effects)
     if result.pending:
         st.rerun()  # show the confirmation buttons

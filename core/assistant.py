@@ -14,7 +14,7 @@ the user stopped it — is stored with the tier, model, cost, savings and route 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,9 +33,10 @@ from core.events import digest, recent_events
 from core.experts import Expert, load_expert
 from core.intents import rule_proposals
 from core.memory import facts, facts_digest, scope_for
+from core.models import storable
 from llm.context import FittedContext, Turn, fit_context
 from llm.errors import LLMError
-from llm.providers.base import Provider
+from llm.providers.base import Provider, estimate_tokens
 from llm.router import LLMRequest, Notice, Origin, Router, RouteResult
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,20 @@ class TurnResult:
         return [o.effect for o in self.outcomes if o.ok and o.effect]
 
 
+def _counter(provider: Provider) -> Callable[[str], tuple[int, bool]]:
+    """The provider's token counter, or an estimate when its model cannot load: the
+    router then books that tier's failure and falls back, instead of the turn failing
+    before any tier was tried."""
+
+    def count(text: str) -> tuple[int, bool]:
+        try:
+            return provider.count_tokens(text)
+        except LLMError:
+            return estimate_tokens(text), False
+
+    return count
+
+
 def build_context(
     db: Database,
     session_id: str,
@@ -102,7 +117,7 @@ def build_context(
         expert.system_prompt,
         sections,
         turns,
-        count=provider.count_tokens,
+        count=_counter(provider),
         window=provider.context_window(),
         reserve_for_reply=REPLY_TOKENS,
         total_messages=max(total_turns, len(turns)),
@@ -119,6 +134,7 @@ def _reply_meta(result: RouteResult) -> dict[str, object]:
         "counterfactual_usd": str(result.counterfactual_usd),
         "savings_usd": str(result.savings_usd),
         "route_reason": result.route_reason,
+        "fallback": result.fallback_reason,
         "note": result.note,
         "attempts": len(result.attempts),
         "latency_s": round(result.latency_s, 3),
@@ -140,7 +156,7 @@ class ChatTurn:
         page: str | None = None,
         pages: tuple[str, ...] = (),
     ) -> None:
-        text = text.strip()
+        text = storable(text).strip()  # as it will be saved (no NUL, no lone surrogate)
         if not text:
             raise ChatInputError("The message is empty; type a question first.")
         if len(text) > MAX_USER_CHARS:

