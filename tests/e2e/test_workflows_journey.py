@@ -35,7 +35,9 @@ def listed_options(page: Page, combobox: str) -> list[str]:
             continue
         texts = page.get_by_role("option").all_inner_texts()
         page.keyboard.press("Escape")
-        return texts
+        if texts:  # empty: the dropdown closed between the wait and the read; open it again
+            return texts
+        page.wait_for_timeout(500)
     return []
 
 
