@@ -109,7 +109,7 @@ class LLMRequest:
 
 @dataclass(frozen=True)
 class Decision:
-    step: str  # privacy, pin, budget, availability, difficulty, cascade
+    step: str  # privacy, pin, budget (a refusal), reserve, availability, difficulty, cascade
     reason: str
     tier: str | None = None
 
@@ -162,7 +162,7 @@ class RouteResult:
         """Why another tier answered than the one tried first ("" when nothing failed)."""
         reasons = [
             d.reason for d in self.decisions
-            if d.step in ("availability", "cascade") and d.tier != self.tier
+            if d.step in ("budget", "availability", "cascade") and d.tier != self.tier
         ]
         if not reasons:
             return ""
@@ -455,7 +455,8 @@ class Router:
                         break
                     reservation = outcome
                     decisions.append(Decision(
-                        "budget", f"Reserved up to ${usd(estimate):.4f} of the cloud budget.", tier
+                        "reserve", f"Reserved up to ${usd(estimate):.4f} of the cloud budget.",
+                        tier,
                     ))
 
                 buffer = _RestoringBuffer(restoring)

@@ -137,7 +137,7 @@ class Fault:
     inject: Callable[[Tiers], None]
     says: str  # what the user reads
     fallback: str  # the tier that answers instead
-    attempted: bool  # the faulty tier was called (else: skipped by its health check)
+    booked: str | None  # the faulty tier's ledger status (None: skipped by its health check)
 
 
 def _corrupt_model(t: Tiers) -> None:
@@ -149,38 +149,41 @@ def _corrupt_model(t: Tiers) -> None:
 FAULTS = {
     "ollama not running": Fault(
         "local", lambda t: t.setenv("OLLAMA_HOST", closed_port_host()),
-        "Ollama is not running at", "cloud", attempted=False),
+        "Ollama is not running at", "cloud", booked=None),
     "ollama model missing": Fault(
         "local", lambda t: t.setenv("AMBIENT_OLLAMA_MODEL", "qwen-missing:7b"),
-        "qwen-missing:7b", "cloud", attempted=True),
+        "qwen-missing:7b", "cloud", booked="error"),
     "ollama stream cut": Fault(
         "local", lambda t: setattr(t.ollama, "fault", Reply(cut_after=3)),
         "The connection to Ollama broke in the middle of the answer", "cloud",
-        attempted=True),
+        booked="error"),
     "ollama error mid-stream": Fault(
         "local", lambda t: t.ollama.enqueue(Reply.error_mid_stream(OLLAMA_ANSWER, after=2)),
-        "unexpected EOF", "cloud", attempted=True),
+        "unexpected EOF", "cloud", booked="error"),
     "cloud 401": Fault(
         "cloud", lambda t: t.cloud.set_fault(unauthorized()),
-        "The cloud endpoint refused the API key (HTTP 401)", "local", attempted=False),
+        "The cloud endpoint refused the API key (HTTP 401)", "local", booked=None),
     "cloud 429 with Retry-After": Fault(
         "cloud", lambda t: t.cloud.enqueue(rate_limited(retry_after=20)),
-        "rate-limiting requests (HTTP 429); retry in 20 s", "local", attempted=True),
+        "rate-limiting requests (HTTP 429); retry in 20 s", "local", booked="error"),
     "cloud 500": Fault(
         "cloud", lambda t: t.cloud.enqueue(server_error()),
-        "HTTP 500", "local", attempted=True),
+        "HTTP 500", "local", booked="error"),
     "cloud hung connection": Fault(
         "cloud", lambda t: t.cloud.enqueue(Hang(seconds=None)),
-        "did not answer within 3 s", "local", attempted=True),
+        "did not answer within 3 s", "local", booked="error"),
     "cloud bytes not utf-8": Fault(
         "cloud", lambda t: t.cloud.enqueue(RawContent(b"\xff\xfe\xc3")),
-        "could not be read", "local", attempted=True),
+        "could not be read", "local", booked="error"),
+    "cloud budget used up": Fault(
+        "cloud", lambda t: t.setenv("AMBIENT_DAILY_BUDGET_USD", "0"),
+        "The daily cloud budget of $0.00 would be exceeded", "local", booked="blocked"),
     "embedded model missing": Fault(
         "embedded", lambda t: t.setenv("AMBIENT_EMBEDDED_MODEL", str(t.tmp / "gone.gguf")),
-        "gone.gguf is missing", "local", attempted=False),
+        "gone.gguf is missing", "local", booked=None),
     "embedded model corrupt": Fault(
         "embedded", _corrupt_model, "broken.gguf could not be loaded", "local",
-        attempted=True),
+        booked="error"),
 }
 
 
@@ -206,9 +209,9 @@ def test_a_fault_keeps_the_message_says_why_falls_back_and_is_booked(
     rows = [r for r in turn.ledger if r.request_id == reply.meta["request_id"]]
     assert [r.status for r in rows if r.status == "reserved"] == []
     booked = [(r.tier, r.status) for r in rows]
-    if fault.attempted:
-        assert booked[0][0] == fault.first and booked[0][1] in ("error", "escalated")
-        assert fault.says in (rows[0].error_text or rows[0].route_reason)
+    if fault.booked:
+        assert booked[0] == (fault.first, fault.booked)
+        assert fault.says in (rows[0].error_text or "") + rows[0].route_reason
     else:
         assert fault.first not in {tier for tier, _ in booked}
     assert booked[-1] == (fault.fallback, "ok")
