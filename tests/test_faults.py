@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -55,7 +55,6 @@ class Tiers:
     cloud: FakeOpenAI
     tmp: Path
     monkeypatch: pytest.MonkeyPatch
-    env: dict[str, str] = field(default_factory=dict)
 
     def setenv(self, name: str, value: str) -> None:
         self.monkeypatch.setenv(name, value)
