@@ -14,7 +14,7 @@ the user stopped it — is stored with the tier, model, cost, savings and route 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ from core.memory import facts, facts_digest, scope_for
 from core.models import storable
 from llm.context import FittedContext, Turn, fit_context
 from llm.errors import LLMError
-from llm.providers.base import Provider, estimate_tokens
+from llm.providers.base import Provider
 from llm.router import LLMRequest, Notice, Origin, Router, RouteResult
 
 log = logging.getLogger(__name__)
@@ -71,20 +71,6 @@ class TurnResult:
         return [o.effect for o in self.outcomes if o.ok and o.effect]
 
 
-def _counter(provider: Provider) -> Callable[[str], tuple[int, bool]]:
-    """The provider's token counter, or an estimate when its model cannot load: the
-    router then books that tier's failure and falls back, instead of the turn failing
-    before any tier was tried."""
-
-    def count(text: str) -> tuple[int, bool]:
-        try:
-            return provider.count_tokens(text)
-        except LLMError:
-            return estimate_tokens(text), False
-
-    return count
-
-
 def build_context(
     db: Database,
     session_id: str,
@@ -117,7 +103,7 @@ def build_context(
         expert.system_prompt,
         sections,
         turns,
-        count=_counter(provider),
+        count=provider.count_tokens,
         window=provider.context_window(),
         reserve_for_reply=REPLY_TOKENS,
         total_messages=max(total_turns, len(turns)),

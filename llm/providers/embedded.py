@@ -231,7 +231,12 @@ class EmbeddedProvider(Provider):
         return self._model.n_ctx if self._model else self._n_ctx
 
     def count_tokens(self, text: str, model: str | None = None) -> tuple[int, bool]:
-        loaded = self._loaded()
+        """Exact with the model's tokenizer; an estimate when the model cannot load (the
+        router reports that failure when it tries this tier, and falls back)."""
+        try:
+            loaded = self._loaded()
+        except Unreachable:
+            return super().count_tokens(text, model)
         return len(loaded.llama.tokenize(text.encode("utf-8"), add_bos=False)), True
 
     def stream(self, request: ChatRequest) -> ReplyStream:
