@@ -33,7 +33,7 @@ from core.events import digest, recent_events
 from core.experts import Expert, load_expert
 from core.intents import rule_proposals
 from core.memory import facts, facts_digest, scope_for
-from core.models import storable
+from core.text import storable
 from llm.context import FittedContext, Turn, fit_context
 from llm.errors import LLMError
 from llm.providers.base import Provider

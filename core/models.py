@@ -1,16 +1,12 @@
 """The tables, as SQLAlchemy 2.x models. Each change here needs an Alembic migration.
 
 Every text column is a ``StoredString`` / ``StoredText``: the database types are plain
-VARCHAR and TEXT, but a value is made storable on its way in. PostgreSQL refuses a NUL
-character in text ("text fields cannot contain NUL (0x00) bytes") and no driver can
-encode a lone UTF-16 surrogate, and both can arrive in a pasted chat message, a CSV
-cell or a model's answer; NUL is dropped and a lone surrogate becomes U+FFFD, so the
-same input is saved alike on SQLite and PostgreSQL instead of failing on one of them.
+VARCHAR and TEXT, but a value is made storable on its way in (``core.text.storable``),
+so the same input is saved alike on SQLite and PostgreSQL instead of failing on one.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Any
 
@@ -29,15 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from core.db import utcnow
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def storable(value: str) -> str:
-    """``value`` without NUL, and with U+FFFD for each lone surrogate."""
-    if not _UNSTORABLE.search(value):
-        return value
-    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", value)
+from core.text import storable
 
 
 class StoredString(TypeDecorator[str]):

@@ -16,7 +16,8 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from core.db import Database, utcnow
-from core.models import SessionRow, TaskRow, storable
+from core.models import SessionRow, TaskRow
+from core.text import storable
 
 TITLE_LIMIT = 200
 NOTES_LIMIT = 2_000

@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from core.text import storable
+
 log = logging.getLogger(__name__)
 
 UsageSource = Literal["reported", "estimated"]
@@ -30,7 +32,7 @@ UsageSource = Literal["reported", "estimated"]
 # A token is about four characters of English; even runs of spaces or long words rarely
 # pass 24. More text than this per asked-for token means the server ignored max_tokens.
 MAX_CHARS_PER_TOKEN = 24
-_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_CONTROLS = re.compile("[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -88,15 +90,9 @@ def output_cap(max_tokens: int) -> int:
 
 
 def clean_text(text: str) -> str:
-    """``text`` without control characters (tab and newlines stay) or lone surrogates.
-
-    PostgreSQL refuses NUL in text, UTF-8 cannot encode a lone surrogate, and neither
-    belongs on a page: surrogates become U+FFFD (so the user sees something was wrong),
-    control characters are dropped.
-    """
-    if not _UNSTORABLE.search(text):
-        return text
-    return _UNSTORABLE.sub(lambda m: "\ufffd" if m.group() >= "\ud800" else "", text)
+    """``text`` as it may be stored and shown: ``core.text.storable`` (no NUL, U+FFFD for
+    a lone surrogate), and without other control characters (tab and newlines stay)."""
+    return storable(_CONTROLS.sub("", text))
 
 
 def env_seconds(name: str, default: float) -> float:

@@ -12,9 +12,9 @@ from core.csvfiles import CSVError
 from core.db import Database
 from core.events import recent_events, record_event
 from core.memory import facts, remember, scope_for
-from core.models import storable
 from core.sessions import ensure_session
 from core.tasks import add_task, import_tasks, list_tasks
+from core.text import storable
 from llm.providers.cloud import CloudProvider
 from llm.router import Router, RouterSettings
 from tests.fakes.openai_server import FakeOpenAI, RawContent
