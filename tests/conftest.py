@@ -9,8 +9,11 @@ each such test gets a new, empty PostgreSQL database that is dropped afterwards.
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,6 +29,21 @@ BACKENDS = ["sqlite", "postgresql"] if POSTGRES else ["sqlite"]
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'ambient.db'}"
+
+
+@contextmanager
+def sqlite_held(db_url: str, seconds: float) -> Iterator[None]:
+    """Another writer holds the SQLite database at ``db_url`` for ``seconds`` (set it past
+    the app's busy timeout); the block runs meanwhile, and the hold has ended after it."""
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(seconds, holder.rollback)
+    release.start()
+    try:
+        yield
+    finally:
+        release.join()
+        holder.close()
 
 
 def _fresh_postgres_database() -> tuple[str, str]:

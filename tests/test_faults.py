@@ -13,8 +13,6 @@ busy timeout and a job killed mid-run have their own tests: see the end of this 
 from __future__ import annotations
 
 import shutil
-import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from core.models import LLMCallRow
 from llm.providers import _register_builtins
 from llm.providers.base import output_cap
 from tests.apptest import new_app, rerun
+from tests.conftest import sqlite_held
 from tests.fakes.ollama_server import FakeOllama, Reply, closed_port_host
 from tests.fakes.openai_server import (
     FakeOpenAI,
@@ -277,18 +276,11 @@ def test_the_database_locked_past_the_busy_timeout_shows_the_message_back(
     at = new_app()
     at.run()
     db = get_database()
-    path = app_env.removeprefix("sqlite:///")
-    holder = sqlite3.connect(path, check_same_thread=False)
-    holder.execute("BEGIN EXCLUSIVE")  # another writer holds the database
-    release = threading.Timer(8.0, holder.rollback)
-    release.start()
-    try:
+    with sqlite_held(app_env, 8.0):  # another writer holds the database
         started = time.monotonic()
         at.sidebar.chat_input[0].set_value(QUESTION)
         rerun(at)
         waited = time.monotonic() - started
-    finally:
-        release.join()
     assert not at.exception
     assert waited >= 4.5  # it waited the busy timeout first
     errors = " ".join(e.value for e in at.sidebar.error)

@@ -100,25 +100,19 @@ def test_failed_answers_are_not_fed_back_to_the_model(db: Database) -> None:
 def test_a_database_locked_past_the_busy_timeout_loses_and_half_writes_nothing(
     db_url: str,
 ) -> None:
-    import sqlite3
-    import threading
     import time as clock
 
     from core.assistant import ChatStorageError
     from core.db import open_database
+    from tests.conftest import sqlite_held
 
     database = open_database(db_url)
     sid = ensure_session(database, None)
-    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), check_same_thread=False)
-    holder.execute("BEGIN EXCLUSIVE")  # another writer holds the database
-    release = threading.Timer(7.0, holder.rollback)
-    release.start()
-    started = clock.monotonic()
-    with pytest.raises(ChatStorageError, match="copy it and send it again"):
-        ChatTurn(database, sid, "Is anyone there?", router=embedded_router(database))
-    assert clock.monotonic() - started >= 4.5  # it waited the busy timeout first
-    release.join()
-    holder.close()
+    with sqlite_held(db_url, 7.0):  # another writer holds the database
+        started = clock.monotonic()
+        with pytest.raises(ChatStorageError, match="copy it and send it again"):
+            ChatTurn(database, sid, "Is anyone there?", router=embedded_router(database))
+        assert clock.monotonic() - started >= 4.5  # it waited the busy timeout first
     assert history(database, sid) == []  # nothing half-written
     turn = ChatTurn(database, sid, "Is anyone there?", router=embedded_router(database))
     assert [m.content for m in history(database, sid)] == ["Is anyone there?"]

@@ -513,7 +513,7 @@ class FakeOpenAI:
     def enqueue(self, *replies: Reply) -> None:
         """Queue replies for the next chat completions: strings (content) or faults."""
         for reply in replies:
-            if not isinstance(reply, str | ErrorReply | Hang | StreamCut | Flood | RawContent):
+            if not isinstance(reply, str | Fault):
                 raise TypeError(f"cannot enqueue {reply!r}")
         with self._lock:
             self._queue.extend(replies)
@@ -524,7 +524,7 @@ class FakeOpenAI:
         Error replies and hangs apply to every endpoint, the others to chat only.
         The sticky fault takes precedence over the queue, which is left untouched.
         """
-        if not isinstance(fault, ErrorReply | Hang | StreamCut | Flood | RawContent):
+        if not isinstance(fault, Fault):
             raise TypeError(f"not a fault: {fault!r}")
         with self._lock:
             self._sticky = fault
