@@ -131,11 +131,10 @@ class StreamCut:
 class Flood:
     """A misbehaving server that ignores ``max_tokens``: it streams ``token`` again and
     again — ``limit`` chunks, or (``limit=None``) until the client hangs up or the server
-    stops. ``sent`` counts the content chunks written (shared across uses)."""
+    stops. ``FakeOpenAI.flooded`` counts the content chunks written."""
 
     token: str = "more "
     limit: int | None = None
-    sent: list[int] = field(default_factory=lambda: [0], compare=False)
 
 
 @dataclass(frozen=True)
@@ -451,6 +450,7 @@ class FakeOpenAI:
         self._connections: set[socket.socket] = set()
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
+        self.flooded = 0  # content chunks sent by Flood replies
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -782,7 +782,8 @@ class FakeOpenAI:
             if self._stopping.is_set():
                 raise _Dropped
             h.write_chunk(token_chunk)  # an OSError here: the client hung up, as it should
-            flood.sent[0] += 1
+            with self._lock:
+                self.flooded += 1
         for item in chunks:
             h.write_chunk(_sse(item))
         h.write_chunk(b"data: [DONE]\n\n")

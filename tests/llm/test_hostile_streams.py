@@ -62,7 +62,7 @@ def test_a_cloud_server_that_ignores_max_tokens_is_cut_off_and_hung_up_on(
     flood = Flood()  # never stops by itself
     cloud.enqueue(flood)
     assert_cut_off(cloud_provider(cloud), output_cap(ASK.max_tokens))
-    sent = settled(lambda: flood.sent[0])
+    sent = settled(lambda: cloud.flooded)
     # The client stopped reading: what the server managed to push is socket buffers'
     # worth, not the unbounded stream it meant to send.
     assert sent < 50_000
