@@ -156,7 +156,7 @@ class ReplyStream:
             if isinstance(piece, Done):
                 done = piece
                 continue
-            piece = clean_text(piece) if piece else piece
+            piece = clean_text(piece)
             if not piece:
                 continue
             if self.max_chars is not None and size + len(piece) > self.max_chars:
