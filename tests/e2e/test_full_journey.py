@@ -67,7 +67,11 @@ def test_a_new_users_whole_journey(page: Page, app_server: AppServer) -> None:
     expect(page.get_by_text("1. Competitors · done")).to_be_visible()
     page.get_by_role("button", name="Use these aspects").click()
     page.get_by_role("button", name=re.compile("Analyse")).click()
-    reload_and_check(page)  # the analysis keeps running through a reload
+    # Reload once the job has started (a reload at the instant of the click can end the
+    # click's run before it starts anything); the analysis keeps running through it.
+    started = page.get_by_role("button", name=re.compile("Running…|Download the report"))
+    expect(started.first).to_be_visible(timeout=60_000)
+    reload_and_check(page)
     expect(page.get_by_role("button", name=re.compile("Download the report"))).to_be_visible(
         timeout=300_000
     )
