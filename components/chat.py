@@ -231,6 +231,24 @@ def _narration_expected(db: Database, session_id: str) -> bool:
 
 
 # -- the panel ---------------------------------------------------------------------------
+def _expert_picker(names: dict[str, str]) -> None:
+    """The expert, kept in ``?expert=<slug>`` so it survives a reload and a page switch.
+
+    The widget's own default is the default expert, never the first option: when a page
+    switch interrupts a session's first run, the browser can send back the widget's
+    default, and "the first option" silently swapped the user's expert for another.
+    """
+    slugs = list(names)
+    default = DEFAULT_EXPERT if DEFAULT_EXPERT in names else slugs[0]
+    if st.session_state.get("expert") not in names:  # first run, a reload, or a deleted file
+        wanted = st.query_params.get("expert")
+        st.session_state.expert = wanted if wanted in names else default
+    st.selectbox("Expert", slugs, index=slugs.index(default), format_func=names.get,
+                 key="expert")
+    if st.query_params.get("expert") != st.session_state.expert:
+        st.query_params["expert"] = st.session_state.expert
+
+
 def render_sidebar_chat(db: Database, session_id: str) -> None:
     in_flight = _replies_in_flight.get(session_id)
     if in_flight is not None:
@@ -241,13 +259,7 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
         st.subheader("Assistant")
         names = {slug: e.name for slug, e in experts.items()}
         if names:
-            if st.session_state.get("expert") not in names:  # first run, or after a reload
-                wanted = st.query_params.get("expert")
-                st.session_state.expert = wanted if wanted in names else (
-                    DEFAULT_EXPERT if DEFAULT_EXPERT in names else next(iter(names)))
-            st.selectbox("Expert", list(names), format_func=names.get, key="expert")
-            if st.query_params.get("expert") != st.session_state.expert:
-                st.query_params["expert"] = st.session_state.expert  # survives a reload
+            _expert_picker(names)
         for problem in problems:
             st.caption(f":material/warning: {problem}")
         _conversation_menu(db, session_id, conversation_id)

@@ -78,6 +78,24 @@ def test_a_reload_with_the_same_url_restores_the_conversation(app, app_env: str)
     assert shown[0] == "Remember this message." and len(shown) == 2
 
 
+def test_the_expert_picker_falls_back_to_the_default_expert_not_the_first_one(app) -> None:  # noqa: ANN001
+    """A browser whose run was interrupted sends the widget's own default back; that default
+    must be the default expert (it was the first option, "Competitive analyst")."""
+    picker = app.sidebar.selectbox(key="expert")
+    assert picker.options[0] != "General assistant"  # alphabetical: the trap is real
+    assert picker.options[picker.proto.default] == "General assistant"
+    assert picker.value == "general" and app.query_params["expert"] == "general"
+
+
+def test_the_expert_in_the_url_is_restored_after_a_reload(app_env: str) -> None:
+    at = new_app({"expert": "task_clerk"})
+    at.run()
+    assert at.sidebar.selectbox(key="expert").value == "task_clerk"
+    unknown = new_app({"expert": "no_such_expert"})
+    unknown.run()
+    assert unknown.sidebar.selectbox(key="expert").value == "general"
+
+
 def test_a_forged_session_id_in_the_url_is_replaced(app_env: str) -> None:
     at = new_app({"sid": "../../etc/passwd"})
     at.run()
