@@ -286,28 +286,45 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
             if fill is not None:
                 st.progress(min(float(fill), 1.0), text=replies[-1].meta.get("context", ""))
 
-        prompt = st.chat_input("Message the assistant", key="chat_input",
-                               max_chars=MAX_USER_CHARS)
-        if prompt:
-            st.session_state.chat_prompt = prompt
+        st.chat_input("Message the assistant", key="chat_input", max_chars=MAX_USER_CHARS,
+                      on_submit=_queue_prompt)
+
+
+def _queue_prompt() -> None:
+    """Keep a sent message until it is answered.
+
+    A callback runs exactly once, before the page: a run interrupted by the next click
+    cannot lose the message, as it could when the page read the input's value."""
+    if prompt := st.session_state.get("chat_input"):
+        st.session_state.setdefault("chat_prompts", []).append(prompt)
 
 
 def answer_pending_message(db: Database, session_id: str) -> None:
-    """Stream the reply to the message sent on this run (after the page was drawn)."""
-    prompt = st.session_state.pop("chat_prompt", None)
-    if not prompt:
-        return
+    """Stream the replies to the messages sent since the last answer, oldest first (after
+    the page was drawn)."""
+    queued = st.session_state.get("chat_prompts", [])
+    while queued:
+        _answer(db, session_id, queued)
+
+
+def _answer(db: Database, session_id: str, queued: list[str]) -> None:
+    """Answer ``queued[0]``. It leaves the queue only once stored (or refused): a run
+    interrupted before that leaves it for the next run."""
     box = st.session_state.get(_SLOT)
+    prompt = queued[0]
     try:
         turn = ChatTurn(db, session_id, prompt, router=router(), expert=current_expert(),
                         page=st.session_state.get("current_page"), pages=page_titles())
     except ChatInputError as exc:
+        queued.pop(0)
         st.sidebar.warning(str(exc))
         return
     except ChatStorageError as exc:
+        queued.pop(0)
         st.sidebar.error(str(exc))
         st.sidebar.code(prompt, language=None, wrap_lines=True)
         return
+    queued.pop(0)
     with box:
         _render_message(turn.user_message)
         with st.chat_message("assistant"):
