@@ -5,6 +5,7 @@ from pathlib import Path
 import plotly.express as px
 import streamlit as st
 
+from components.buttons import pressed
 from components.cards import step_card
 from components.events import record
 from components.llm import router
@@ -85,15 +86,14 @@ with step_card(run, "upload", "Upload the edge list and metadata"):
         meta_file = st.file_uploader("Metadata per URL (optional: url, clicks, "
                                      "impressions, status, ...)",
                                      type=["csv", "tsv", "txt", "gz"], key="lg_meta")
-        use_sample = st.button("Try the sample site", key="lg_sample",
-                               icon=":material/science:")
+        use_sample = pressed("Try the sample site", "lg_sample", icon=":material/science:")
         start = st.text_input("Start page (empty: the home page)", key="lg_start")
         chosen_files = None
         if use_sample:
             edges_bytes, meta_bytes = sample_files()
             chosen_files = (edges_bytes, "the sample edge list", meta_bytes,
                             "the sample metadata")
-        elif edge_file is not None and st.button("Measure", type="primary", key="lg_measure"):
+        elif edge_file is not None and pressed("Measure", "lg_measure", type="primary"):
             chosen_files = (edge_file.getvalue(), edge_file.name,
                             meta_file.getvalue() if meta_file else None,
                             meta_file.name if meta_file else None)
