@@ -293,8 +293,9 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
 def _queue_prompt() -> None:
     """Keep a sent message until it is answered.
 
-    A callback runs exactly once, before the page: a run interrupted by the next click
-    cannot lose the message, as it could when the page read the input's value."""
+    A callback runs before the page, so a run cut short by the next click no longer loses
+    the message, as it did when the page read the input's value. (Streamlit can still stop
+    a callback at a session-state access; this one makes two, back to back.)"""
     if prompt := st.session_state.get("chat_input"):
         st.session_state.setdefault("chat_prompts", []).append(prompt)
 
