@@ -1,4 +1,4 @@
-"""Buttons whose clicks survive an interrupted run."""
+"""Buttons whose clicks are harder to lose when the next interaction interrupts their run."""
 
 import streamlit as st
 
@@ -14,7 +14,8 @@ def _clicked(flag: str) -> None:
 
 
 def pressed(label: str, key: str, **kwargs: object) -> bool:
-    """``st.button`` that reports a click even when the click's own run was interrupted."""
+    """``st.button`` that also reports a click whose own run was interrupted, unless
+    Streamlit stopped the callback too (a second request within ~10 ms can)."""
     flag = f"{key}_clicked"
     now = st.button(label, key=key, on_click=_clicked, args=(flag,), **kwargs)
     return bool(st.session_state.pop(flag, False)) or now
