@@ -27,16 +27,16 @@ import jsonschema
 
 from bench import Section
 from bench.privacy import ordinary_prompt
-from core.db import open_database
-from llm import ledger, privacy
+from llm import privacy, reports
 from llm.ledger import Budget
 from llm.prices import load_prices
 from llm.providers import get_provider
 from llm.providers.cloud import CloudProvider
 from llm.providers.ollama import OllamaProvider
 from llm.router import LLMRequest, Origin, RouteError, Router, RouteResult, RouterSettings
-from tests.fakes.ollama_server import FakeOllama
-from tests.fakes.openai_server import FakeOpenAI
+from standins.ollama_server import FakeOllama
+from standins.openai_server import FakeOpenAI
+from store.db import open_database
 
 TARGET_SAVINGS = 0.85
 SHORT = 48  # max_tokens for requests that start on the embedded model (keeps the run short)
@@ -412,8 +412,8 @@ def run(seed: int = 2026) -> Section:
                 seconds.setdefault(_route(result), []).append(time.perf_counter() - began)
             elapsed = time.perf_counter() - started
             load_after = os.getloadavg()[0]
-            booked = ledger.totals(db)
-            by_tier = {row["tier"]: row for row in ledger.breakdown(db, "tier")}
+            booked = reports.totals(db)
+            by_tier = {row["tier"]: row for row in reports.breakdown(db, "tier")}
         finally:
             db.dispose()
         cloud_text = cloud_fake.all_text()
@@ -492,9 +492,9 @@ def run(seed: int = 2026) -> Section:
     notes = [
         "Tiers on this machine: embedded = the REAL SmolLM2-135M-Instruct in-process "
         "(llama.cpp); local = the real `OllamaProvider` (official `ollama` client) against "
-        "the fake Ollama server (tests/fakes/ollama_server.py; no Ollama binary here); cloud "
+        "the fake Ollama server (standins/ollama_server.py; no Ollama binary here); cloud "
         "= the real `CloudProvider` (official `openai` client) against the fake OpenAI "
-        "server (tests/fakes/openai_server.py). The fakes are stand-ins with scripted replies "
+        "server (standins/openai_server.py). The fakes are stand-ins with scripted replies "
         "and count tokens as words; the embedded model's counts come from its tokenizer.",
         f"Script: the local tier's first answer is bad (prose instead of JSON, broken or "
         f"mismatched JSON, empty, a refusal) for {bad_first} of the {len(local_start)} "

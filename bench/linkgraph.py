@@ -1,9 +1,9 @@
 """The link-graph pipeline at 10k, 100k and 1M links, and the common way at 10k.
 
 Each size runs in a fresh process (so its peak memory, read from VmHWM, is its own): a
-synthetic site from ``core.sitegen`` is written to CSV bytes (not timed), then timed:
-load + validate (``core.linkgraph_io``), statistics and the node table
-(``core.linkgraph_stats``), layout, and the drawing data the browser receives (the raster
+synthetic site from ``standins.sitegen`` is written to CSV bytes (not timed), then timed:
+load + validate (``linkgraph.load``), statistics and the node table
+(``linkgraph.measure``), layout, and the drawing data the browser receives (the raster
 overview and the interactive top-N figure, serialised to JSON as Streamlit would).
 
 The baseline is what one would write first: pandas, a networkx DiGraph, networkx's
@@ -24,9 +24,9 @@ MEMORY_TARGET_GIB = 4.0
 
 _OURS = r"""
 import io, json, re, time
-from core.sitegen import edges_for
-from core.linkgraph import scan_site
-from core.linkgraph_draw import choose_nodes, interactive_figure, overview_figure, overview_image
+from standins.sitegen import edges_for
+from linkgraph.scan import scan_site
+from linkgraph.draw import choose_nodes, interactive_figure, overview_figure, overview_image
 import plotly.io as pio
 edges, metadata = edges_for({size}, seed=1)
 edge_bytes = edges.to_csv(index=False).encode()
@@ -54,7 +54,7 @@ import networkx as nx
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-from core.sitegen import edges_for
+from standins.sitegen import edges_for
 edges, _ = edges_for({size}, seed=1)
 edge_bytes = edges.to_csv(index=False).encode()
 started = time.perf_counter()

@@ -24,12 +24,12 @@ from pathlib import Path
 from bench import Section
 from bench._instant import InstantProvider
 from bench.privacy import ordinary_prompt, percentiles, timed_ms
-from core.db import open_database
-from llm import ledger, privacy
+from llm import ledger, privacy, reports
 from llm.ledger import Budget, CallRecord
 from llm.prices import load_prices
 from llm.providers.base import ChatRequest
 from llm.router import LLMRequest, Origin, Router, RouterSettings
+from store.db import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_OVERHEAD_MS = 2.0
@@ -99,7 +99,7 @@ def _overhead(calls: int, warmup: int) -> tuple[list[list[object]], list[str]]:
                 routed()
                 routed_ms.append((time.perf_counter_ns() - started) / 1e6)
             switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw - switches
-            booked = ledger.totals(db).calls
+            booked = reports.totals(db).calls
             assert booked == calls + warmup + 1, booked
             record = CallRecord(
                 request_id=ledger.new_request_id(), attempt=1, purpose="chat", tier="embedded",

@@ -22,8 +22,8 @@ TARGET_MS = 300
 
 
 def _seed(url: str) -> str:
-    from core.db import open_database
-    from tests.ledger_seed import seed_history, seed_ledger
+    from standins.ledger_seed import seed_history, seed_ledger
+    from store.db import open_database
 
     db = open_database(url)
     seed_ledger(db, rows=100_000, days=30, seed=0)
@@ -57,7 +57,7 @@ def _time(make, sid: str) -> float:  # noqa: ANN001
 def run() -> Section:
     from streamlit.testing.v1 import AppTest
 
-    from core.db import forget_databases
+    from store.db import forget_databases
 
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/ui.db"

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from components.session import database
-from core.workflows import Run, set_open
+from workflows.runs import Run, set_open
 
 STATE_ICONS = {
     "waiting": ":material/radio_button_unchecked:",

@@ -16,10 +16,10 @@ from decimal import Decimal
 
 import streamlit as st
 
+from assistant import actions
+from assistant.turn import MAX_USER_CHARS, ChatInputError, ChatStorageError, ChatTurn
 from components.llm import router
 from components.navigation import page_path, page_titles
-from core import actions
-from core.assistant import MAX_USER_CHARS, ChatInputError, ChatStorageError, ChatTurn
 from core.conversation import (
     Message,
     active_conversation,
@@ -31,10 +31,10 @@ from core.conversation import (
     switch_conversation,
     update_message,
 )
-from core.db import Database
 from core.events import record_event
 from core.experts import DEFAULT_EXPERT, Expert, load_experts
 from core.narration import recent_narration
+from store.db import Database
 
 SHOWN_MESSAGES = 60
 HISTORY_HEIGHT = 440

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.session import database
-from core.jobs import Job, get_job
+from workflows.jobs import Job, get_job
 
 FINISHED = ("done", "failed", "cancelled", "interrupted")
 

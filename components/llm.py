@@ -7,10 +7,10 @@ import os
 import streamlit as st
 
 from components.session import database
-from core.settings import router_settings
 from llm.providers import register
 from llm.providers.cloud import CloudProvider
 from llm.router import Router, RouterSettings
+from llm.settings import router_settings
 
 
 def secret(name: str) -> str | None:

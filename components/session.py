@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.db import Database, DatabaseError, get_database
 from core.sessions import ensure_session
+from store.db import Database, DatabaseError, get_database
 
 
 @st.cache_resource(show_spinner="Opening the database…")

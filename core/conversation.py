@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from core.db import Database, utcnow
-from core.models import ConversationRow, MessageRow, SessionRow
+from store.db import Database, utcnow
+from store.models import ConversationRow, MessageRow, SessionRow
 
 ROLES = ("user", "assistant", "narration")
 TITLE_LENGTH = 60

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from core.db import Database
-from core.models import EventRow
+from store.db import Database
+from store.models import EventRow
 
 EVENT_KINDS = (
     "page_opened",

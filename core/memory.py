@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from core.db import Database, utcnow
-from core.models import MemoryRow
+from store.db import Database, utcnow
+from store.models import MemoryRow
 
 KEY_LIMIT = 60
 VALUE_LIMIT = 500

@@ -14,8 +14,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from core.conversation import Message, add_message, update_message
-from core.db import Database, utcnow
-from core.models import MessageRow
+from store.db import Database, utcnow
+from store.models import MessageRow
 
 log = logging.getLogger(__name__)
 

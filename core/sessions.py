@@ -13,8 +13,8 @@ import uuid
 
 from sqlalchemy import update
 
-from core.db import Database, utcnow
-from core.models import SessionRow
+from store.db import Database, utcnow
+from store.models import SessionRow
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 

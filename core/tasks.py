@@ -15,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
-from core.db import Database, utcnow
-from core.models import SessionRow, TaskRow
-from core.text import storable
+from store.db import Database, utcnow
+from store.models import SessionRow, TaskRow
+from store.text import storable
 
 TITLE_LIMIT = 200
 NOTES_LIMIT = 2_000

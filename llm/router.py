@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from core.db import Database
 from llm import ledger, privacy
 from llm.errors import LLMError
 from llm.health import TierHealth
@@ -33,6 +32,7 @@ from llm.prices import PriceTable, load_prices, usd
 from llm.providers import TIER_ORDER, get_provider, registered_tiers
 from llm.providers.base import ChatRequest, Provider, Reply, Usage, estimate_tokens
 from llm.validation import check
+from store.db import Database
 
 log = logging.getLogger(__name__)
 

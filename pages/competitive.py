@@ -5,7 +5,10 @@ from components.events import record
 from components.jobs import job_progress
 from components.llm import router
 from components.session import database, session_id
-from core.analysis import (
+from core.exports import to_csv
+from core.tasks import list_tasks
+from llm.router import Origin, RouteError
+from workflows.competitive import (
     COLUMN_LABELS,
     DEFAULT_ASPECTS,
     analysis_job_work,
@@ -15,10 +18,8 @@ from core.analysis import (
     split_job_items,
     suggest_competitors,
 )
-from core.exports import to_csv
-from core.jobs import JobError, cancel_job, get_job, recover_jobs, resume_job, start_job
-from core.tasks import list_tasks
-from core.workflows import (
+from workflows.jobs import JobError, cancel_job, get_job, recover_jobs, resume_job, start_job
+from workflows.runs import (
     complete_step,
     fail_step,
     get_run,
@@ -26,7 +27,6 @@ from core.workflows import (
     revert_step,
     save_data,
 )
-from llm.router import Origin, RouteError
 
 STEPS = ("competitors", "aspects", "analysis", "results")
 KIND = "competitive_analysis"

@@ -9,10 +9,10 @@ import streamlit as st
 from components.events import record
 from components.llm import router
 from components.session import database, session_id
-from core.db import Database, utcnow
 from core.exports import to_csv
-from llm import ledger
-from llm.ledger import CSV_ROW_CAP, LEDGER_COLUMNS, Filters
+from llm import ledger, reports
+from llm.reports import CSV_ROW_CAP, LEDGER_COLUMNS, Filters
+from store.db import Database, utcnow
 
 TABLE_ROWS = 500
 BREAKDOWNS = ("model", "page", "purpose")
@@ -55,19 +55,19 @@ def aggregates(_db: Database, url: str, version: tuple[int, int], filters: Filte
     """Everything the tiles, charts and table show: SQL aggregates and one page of rows.
     ``version`` changes with every booked call, so the cache never hides a new one."""
     return {
-        "totals": ledger.totals(_db, filters),
-        "shares": ledger.tier_shares(_db, filters),
-        "latency": ledger.latency_percentiles(_db, filters, (0.5, 0.95)),
-        "escalation": ledger.escalation_rate(_db, filters),
-        "days": ledger.over_time(_db, filters),
-        "reasons": ledger.route_reasons(_db, filters, limit=10),
-        "table": ledger.ledger_page(_db, filters, limit=TABLE_ROWS),
-    } | {by: ledger.breakdown(_db, by, filters) for by in BREAKDOWNS}
+        "totals": reports.totals(_db, filters),
+        "shares": reports.tier_shares(_db, filters),
+        "latency": reports.latency_percentiles(_db, filters, (0.5, 0.95)),
+        "escalation": reports.escalation_rate(_db, filters),
+        "days": reports.over_time(_db, filters),
+        "reasons": reports.route_reasons(_db, filters, limit=10),
+        "table": reports.ledger_page(_db, filters, limit=TABLE_ROWS),
+    } | {by: reports.breakdown(_db, by, filters) for by in BREAKDOWNS}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def pickers(_db: Database, url: str, version: tuple[int, int]) -> dict[str, list[str]]:
-    return {c: ledger.distinct_values(_db, c) for c in ("tier", "model", "page", "status")}
+    return {c: reports.distinct_values(_db, c) for c in ("tier", "model", "page", "status")}
 
 
 def show_budget(db: Database, sid: str) -> None:
@@ -89,7 +89,7 @@ st.title("Costs")
 st.caption("Every LLM attempt with what it cost, and what the same tokens would have cost "
            "on the reference cloud model. Savings = all-cloud cost − spend.")
 
-version = ledger.ledger_version(db)
+version = reports.ledger_version(db)
 choices = pickers(db, db.url, version)
 if not choices["tier"]:
     st.info("No LLM calls yet — chat in the sidebar or run a workflow, and each attempt shows "
@@ -173,7 +173,7 @@ else:
                    "filters.")
         st.download_button(
             "Export the filtered ledger as CSV",
-            lambda: to_csv(pd.DataFrame(ledger.ledger_csv_rows(db, filters),
+            lambda: to_csv(pd.DataFrame(reports.ledger_csv_rows(db, filters),
                                         columns=list(LEDGER_COLUMNS)), LEDGER_COLUMNS),
             f"ambient-ledger-{first}-{last}.csv", "text/csv", icon=":material/download:",
             on_click=record, args=("form_submitted",

@@ -4,9 +4,10 @@ from components.navigation import workflow_pages
 from components.profile import accent_bar, known_facts
 from components.session import database, session_id
 from components.tiers import render_tier_status
-from core.db import utcnow
 from core.events import recent_events
-from llm.ledger import Filters, day_start, totals
+from llm.ledger import day_start
+from llm.reports import Filters, totals
+from store.db import utcnow
 
 db = database()
 you = known_facts()

@@ -6,10 +6,10 @@ from components.llm import router
 from components.profile import accent_bar, css_colour
 from components.session import database, session_id
 from core.conversation import add_message
-from core.introduction import STEPS, greeting_request, introduction_request
 from core.memory import remember, scope_for
-from core.workflows import complete_step, get_run, restart
 from llm.router import Origin, RouteError
+from workflows.introduction import STEPS, greeting_request, introduction_request
+from workflows.runs import complete_step, get_run, restart
 
 db, sid = database(), session_id()
 run = get_run(db, sid, "introduction", STEPS)

@@ -11,22 +11,22 @@ from components.events import record
 from components.llm import router
 from components.session import database, session_id
 from core.csvfiles import CSVError
-from core.db import PROJECT_ROOT
 from core.exports import to_csv
-from core.linkgraph import EDGE_LABELS, NODE_LABELS, Scan, sample_files, scan_site
-from core.linkgraph_draw import (
+from core.narration import narrate
+from linkgraph.draw import (
     MAX_EDGES,
     MAX_NODES,
     choose_nodes,
     interactive_figure,
     overview_figure,
 )
-from core.linkgraph_io import MappingNeeded
-from core.linkgraph_scan import headline, scan_request
-from core.linkgraph_stats import distributions
-from core.narration import narrate
-from core.workflows import complete_step, get_run, restart, revert_step
+from linkgraph.load import MappingNeeded
+from linkgraph.measure import distributions
+from linkgraph.reading import headline, scan_request
+from linkgraph.scan import EDGE_LABELS, NODE_LABELS, Scan, sample_files, scan_site
 from llm.router import Origin, RouteError
+from store.db import PROJECT_ROOT
+from workflows.runs import complete_step, get_run, restart, revert_step
 
 STEPS = ("upload", "signs", "drawing", "reading", "export")
 UPLOADS = PROJECT_ROOT / "data" / "uploads"

@@ -4,9 +4,9 @@ from components.cards import step_card
 from components.events import record
 from components.jobs import job_progress
 from components.session import database, session_id
-from core import long_job
-from core.jobs import JobError, cancel_job, latest_job, recover_jobs, resume_job, start_job
-from core.workflows import get_run
+from workflows import long_job
+from workflows.jobs import JobError, cancel_job, latest_job, recover_jobs, resume_job, start_job
+from workflows.runs import get_run
 
 db, sid = database(), session_id()
 recover_jobs(db)

@@ -4,9 +4,9 @@ import streamlit as st
 from components.events import record
 from components.llm import cloud_key_source, router
 from components.session import database
-from core.settings import SettingsError, save, stored
 from llm.prices import PriceError, load_prices, parse_prices, save_prices
 from llm.router import LLMRequest, RouteError
+from llm.settings import SettingsError, save, stored
 
 db, routing = database(), router()
 saved, current = stored(db), routing.settings

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from core.db import Database, forget_databases, open_database
+from store.db import Database, forget_databases, open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get("AMBIENT_TEST_POSTGRES", "").rstrip("/")

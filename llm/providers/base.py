@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from core.text import storable
+from store.text import storable
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def output_cap(max_tokens: int) -> int:
 
 
 def clean_text(text: str) -> str:
-    """``text`` as it may be stored and shown: ``core.text.storable`` (no NUL, U+FFFD for
+    """``text`` as it may be stored and shown: ``store.text.storable`` (no NUL, U+FFFD for
     a lone surrogate), and without other control characters (tab and newlines stay)."""
     return storable(_CONTROLS.sub("", text))
 

@@ -6,8 +6,8 @@ import json
 
 from components.chat import _export_json, _export_markdown
 from core.conversation import active_conversation, add_message, history
-from core.db import get_database
 from core.narration import narrate
+from store.db import get_database
 from tests.apptest import new_app, rerun
 
 

@@ -9,15 +9,15 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from core.assistant import ChatTurn
-from core.db import Database
+from assistant.turn import ChatTurn
 from core.events import record_event
 from core.experts import Expert
-from core.models import EventRow, LLMCallRow, MessageRow
 from core.sessions import ensure_session
 from llm.providers.ollama import OllamaProvider
 from llm.router import Router, RouterSettings
-from tests.fakes.ollama_server import FakeOllama
+from standins.ollama_server import FakeOllama
+from store.db import Database
+from store.models import EventRow, LLMCallRow, MessageRow
 
 SESSIONS, TURNS, EVENTS = 20, 3, 100
 TESTER = Expert(slug="tester", name="Tester", description="", system_prompt="Be brief.",

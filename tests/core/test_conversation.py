@@ -11,8 +11,8 @@ from core.conversation import (
     new_conversation,
     switch_conversation,
 )
-from core.db import Database
 from core.sessions import ensure_session
+from store.db import Database
 
 
 def test_a_new_conversation_starts_empty_and_the_old_one_comes_back(db: Database) -> None:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from core.db import Database
 from core.events import digest, recent_events, record_event
 from core.sessions import ensure_session
+from store.db import Database
 
 
 def test_events_are_stored_in_order_and_kept_per_session(db: Database) -> None:

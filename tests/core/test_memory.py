@@ -5,9 +5,9 @@ import threading
 import pytest
 
 from core import memory
-from core.db import Database
 from core.memory import facts, facts_digest, forget, normalise_key, remember, scope_for
 from core.sessions import ensure_session
+from store.db import Database
 
 
 def test_a_fact_is_remembered_and_read_back(db: Database) -> None:

@@ -6,11 +6,11 @@ import time
 import pytest
 
 from core.conversation import history
-from core.db import Database
 from core.narration import narrate, recent_narration
 from core.sessions import ensure_session
 from llm.providers import get_provider
 from llm.router import Router, RouterSettings
+from store.db import Database
 
 
 def test_narration_from_a_background_thread_lands_in_the_chat(db: Database) -> None:

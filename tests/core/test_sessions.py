@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from core.db import Database
-from core.models import SessionRow
 from core.sessions import ensure_session, is_valid_session_id, new_session_id
+from store.db import Database
+from store.models import SessionRow
 
 
 def test_a_valid_id_from_the_url_is_kept_and_stored(db: Database) -> None:

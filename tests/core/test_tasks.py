@@ -7,8 +7,6 @@ from alembic.migration import MigrationContext
 from sqlalchemy import delete, inspect
 from sqlalchemy.exc import IntegrityError
 
-from core.db import Database, _alembic_config, current_revision, make_engine, migrate
-from core.models import Base, SessionRow, TaskRow
 from core.sessions import ensure_session
 from core.tasks import (
     TaskError,
@@ -21,6 +19,8 @@ from core.tasks import (
     reorder,
     update_task,
 )
+from store.db import Database, _alembic_config, current_revision, make_engine, migrate
+from store.models import Base, SessionRow, TaskRow
 
 
 def titles(db: Database, sid: str, include_done: bool = True) -> list[str]:

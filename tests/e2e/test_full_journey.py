@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from core.linkgraph import SAMPLE_EDGES
+from linkgraph.scan import SAMPLE_EDGES
 from tests.e2e.conftest import ARTIFACTS, AppServer
 from tests.e2e.test_chat_journey import MESSAGES, SIDEBAR, expect_no_exception, send
 from tests.e2e.test_workflows_journey import open_page, set_number

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from standins.ollama_server import FakeOllama
 from tests.e2e.conftest import AppServer
 from tests.e2e.test_chat_journey import MESSAGES, SIDEBAR, expect_no_exception, send
 from tests.e2e.test_workflows_journey import choose
-from tests.fakes.ollama_server import FakeOllama
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from core.linkgraph import SAMPLE_EDGES, SAMPLE_METADATA
+from linkgraph.scan import SAMPLE_EDGES, SAMPLE_METADATA
 from tests.e2e.conftest import AppServer
 from tests.e2e.test_chat_journey import SIDEBAR, expect_no_exception
 from tests.e2e.test_workflows_journey import open_page

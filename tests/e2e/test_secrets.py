@@ -12,9 +12,9 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from components.navigation import page_titles
+from standins.openai_server import FakeOpenAI
 from tests.e2e.conftest import AppServer
 from tests.e2e.test_chat_journey import MESSAGES, expect_no_exception, send
-from tests.fakes.openai_server import FakeOpenAI
 
 pytestmark = pytest.mark.browser
 KEY = "sk-proj-SeCrEtKeyThatMustNeverLeak0123456789abcdefXYZ"

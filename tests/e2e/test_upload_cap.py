@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import Page, expect
 
-from core.db import open_database
-from core.linkgraph import SAMPLE_EDGES
 from core.tasks import list_tasks
+from linkgraph.scan import SAMPLE_EDGES
+from store.db import open_database
 from tests.e2e.conftest import AppServer
 from tests.e2e.test_chat_journey import expect_no_exception
 from tests.e2e.test_workflows_journey import open_page

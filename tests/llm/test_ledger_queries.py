@@ -29,16 +29,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import update
 
-from core.db import Database
 from core.exports import to_csv
-from core.models import LLMCallRow
-from llm import ledger
-from llm.ledger import (
+from llm import reports
+from llm.ledger import Budget, CallRecord, book, reserve, settle
+from llm.prices import load_prices
+from llm.reports import (
     LEDGER_COLUMNS,
-    Budget,
-    CallRecord,
     Filters,
-    book,
     distinct_values,
     escalation_rate,
     latency_percentiles,
@@ -46,13 +43,12 @@ from llm.ledger import (
     ledger_page,
     ledger_version,
     over_time,
-    reserve,
     route_reasons,
-    settle,
     tier_shares,
     totals,
 )
-from llm.prices import load_prices
+from store.db import Database
+from store.models import LLMCallRow
 
 MARCH_1, MARCH_2, MARCH_3 = datetime(2026, 3, 1), datetime(2026, 3, 2), datetime(2026, 3, 3)
 CHAT = "No personal data or secrets found. Starting on embedded: chat starts on the embedded tier."
@@ -266,4 +262,4 @@ def test_the_version_changes_with_every_booking_reservation_and_settlement(db: D
     settle(db, reservation, record(2))
     seen.add(ledger_version(db))
     assert len(seen) == 4
-    assert ledger.totals(db).calls == 2
+    assert reports.totals(db).calls == 2

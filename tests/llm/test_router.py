@@ -11,17 +11,18 @@ from decimal import Decimal
 
 import pytest
 
-from core.db import Database
-from llm import ledger
+from llm import reports
 from llm.health import TierHealth
-from llm.ledger import Budget, Filters, totals
+from llm.ledger import Budget
 from llm.prices import load_prices
 from llm.providers import get_provider
 from llm.providers.cloud import CloudProvider
 from llm.providers.ollama import OllamaProvider
+from llm.reports import Filters, totals
 from llm.router import LLMRequest, Notice, Origin, RouteError, Router, RouterSettings
-from tests.fakes.ollama_server import FakeOllama, Reply, closed_port_host
-from tests.fakes.openai_server import FakeOpenAI, server_error
+from standins.ollama_server import FakeOllama, Reply, closed_port_host
+from standins.openai_server import FakeOpenAI, server_error
+from store.db import Database
 
 CARD = "4111 1111 1111 1111"
 SCHEMA = {
@@ -65,7 +66,7 @@ def ask(text: str, **kw: object) -> LLMRequest:
 
 
 def rows(db: Database, request_id: str) -> list[tuple[str, str]]:
-    return [(r.tier, r.status) for r in ledger.calls_for_request(db, request_id)]
+    return [(r.tier, r.status) for r in reports.calls_for_request(db, request_id)]
 
 
 # -- privacy --------------------------------------------------------------------------
@@ -335,7 +336,7 @@ def test_the_ledger_books_cost_and_savings_to_the_cent(
     assert cloud.counterfactual_usd - cloud.cost_usd == cloud.savings_usd
     local = totals(db, Filters(tier="embedded"))
     assert local.cost_usd == 0 and local.savings_usd == local.counterfactual_usd > 0
-    by_tier = {row["tier"]: row for row in ledger.breakdown(db, "tier")}
+    by_tier = {row["tier"]: row for row in reports.breakdown(db, "tier")}
     assert by_tier["cloud"]["calls"] == 40 and by_tier["embedded"]["calls"] == 10
     assert by_tier["cloud"]["cost_usd"] == expected_cost
 
@@ -365,7 +366,7 @@ def test_a_stream_that_breaks_books_an_estimate_of_what_was_sent(
     ollama.enqueue(Reply.error_mid_stream("one two three four five six", after=4,
                                           error="model runner crashed"))
     result = router.complete(ask("Summarise the plan", purpose="analyze"))
-    failed = ledger.calls_for_request(db, result.request_id)[0]
+    failed = reports.calls_for_request(db, result.request_id)[0]
     assert (failed.tier, failed.status) == ("local", "error")
     assert failed.completion_tokens > 0 and failed.usage_source == "estimated"
     assert "model runner crashed" in failed.error_text

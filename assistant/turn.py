@@ -1,0 +1,286 @@
+"""One chat turn, from the user's words to a stored answer.
+
+The story of a message: the user's text is stored first (so a failing model loses
+nothing). Plain statements ("my name is Ann") become actions by rule; otherwise, if it
+may ask for something to be done, the action planner (which sees only the user's own
+words) proposes validated actions; safe ones run at once, destructive
+ones wait for the user's click. The context is built from the expert's system prompt,
+remembered facts, a digest of recent activity and progress messages, and as much of the
+conversation as the answering model's window holds. The router picks the tier and
+streams the answer; the answer — or a readable error, or the part that arrived before
+the user stopped it — is stored with the tier, model, cost, savings and route reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from assistant import actions
+from assistant.intents import rule_proposals
+from core.conversation import (
+    Message,
+    active_conversation,
+    add_message,
+    count_messages,
+    history,
+)
+from core.events import digest, recent_events
+from core.experts import Expert, load_expert
+from core.memory import facts, facts_digest, scope_for
+from llm.context import FittedContext, Turn, fit_context
+from llm.errors import LLMError
+from llm.providers.base import Provider
+from llm.router import LLMRequest, Notice, Origin, Router, RouteResult
+from store.db import Database
+from store.text import storable
+
+log = logging.getLogger(__name__)
+
+MAX_USER_CHARS = 8_000
+REPLY_TOKENS = 384
+HISTORY_LIMIT = 200
+EVENTS_IN_DIGEST = 12
+NARRATION_IN_CONTEXT = 5
+
+
+class ChatInputError(ValueError):
+    """The user's message cannot be sent as it is; the text says why."""
+
+
+class ChatStorageError(RuntimeError):
+    """The user's message could not be stored (the database stayed busy or is down)."""
+
+
+@dataclass
+class TurnResult:
+    reply: Message | None = None
+    error: str | None = None
+    context: FittedContext | None = None
+    route: RouteResult | None = None
+    outcomes: list[actions.Outcome] = field(default_factory=list)
+    pending: list[actions.Pending] = field(default_factory=list)
+    rejections: list[actions.Rejection] = field(default_factory=list)
+
+    @property
+    def effects(self) -> list[dict[str, Any]]:
+        return [o.effect for o in self.outcomes if o.ok and o.effect]
+
+
+def build_context(
+    db: Database,
+    session_id: str,
+    provider: Provider,
+    expert: Expert,
+    conversation_id: int | None = None,
+    extra: str = "",
+) -> FittedContext:
+    """Expert prompt + facts + activity digest + progress + conversation, fitted to the window."""
+    conversation_id = conversation_id or active_conversation(db, session_id)
+    messages = history(db, session_id, limit=HISTORY_LIMIT, conversation_id=conversation_id)
+    turns = [
+        Turn(m.role, m.content)
+        for m in messages
+        if m.role in ("user", "assistant") and m.content and m.status != "error"
+    ]
+    narration = [m.content for m in messages if m.role == "narration"][-NARRATION_IN_CONTEXT:]
+    total_turns = count_messages(db, session_id, conversation_id) - (
+        len(messages) - len(turns)
+    )
+    sections = [
+        extra,
+        facts_digest(facts(db, scope_for(session_id))),
+        digest(recent_events(db, session_id, EVENTS_IN_DIGEST)),
+        "Recent progress messages in the chat:\n" + "\n".join(f"- {n}" for n in narration)
+        if narration
+        else "",
+    ]
+    return fit_context(
+        expert.system_prompt,
+        sections,
+        turns,
+        count=provider.count_tokens,
+        window=provider.context_window(),
+        reserve_for_reply=REPLY_TOKENS,
+        total_messages=max(total_turns, len(turns)),
+    )
+
+
+def _reply_meta(result: RouteResult) -> dict[str, object]:
+    return {
+        "request_id": result.request_id,
+        "prompt_tokens": result.usage.prompt_tokens,
+        "completion_tokens": result.usage.completion_tokens,
+        "usage_source": result.usage.source,
+        "cost_usd": str(result.cost_usd),
+        "counterfactual_usd": str(result.counterfactual_usd),
+        "savings_usd": str(result.savings_usd),
+        "route_reason": result.route_reason,
+        "fallback": result.fallback_reason,
+        "note": result.note,
+        "attempts": len(result.attempts),
+        "latency_s": round(result.latency_s, 3),
+        "ttft_s": round(result.ttft_s, 3) if result.ttft_s is not None else None,
+    }
+
+
+class ChatTurn:
+    """Stores the user's message at once; ``stream()`` yields the answer and stores it."""
+
+    def __init__(
+        self,
+        db: Database,
+        session_id: str,
+        text: str,
+        *,
+        router: Router,
+        expert: Expert | None = None,
+        page: str | None = None,
+        pages: tuple[str, ...] = (),
+    ) -> None:
+        text = storable(text).strip()  # as it will be saved (no NUL, no lone surrogate)
+        if not text:
+            raise ChatInputError("The message is empty; type a question first.")
+        if len(text) > MAX_USER_CHARS:
+            raise ChatInputError(
+                f"The message is {len(text):,} characters; the limit is {MAX_USER_CHARS:,}. "
+                "Shorten it or split it into several messages."
+            )
+        self.db = db
+        self.session_id = session_id
+        self.router = router
+        self.expert = expert or load_expert()
+        self.page = page
+        self.pages = pages
+        self.tier: str | None = None
+        try:
+            self.conversation_id = active_conversation(db, session_id)
+            self.user_message = add_message(
+                db, session_id, "user", text, conversation_id=self.conversation_id
+            )
+        except SQLAlchemyError as exc:
+            raise ChatStorageError(
+                "The database is busy or unreachable, so your message was not sent (nothing "
+                "was half-saved). It is shown below: copy it and send it again in a moment."
+            ) from exc
+        self.result = TurnResult()
+
+    def _store_failure(self, partial: str, error: str, status: str) -> None:
+        self.result.error = error
+        self.result.reply = add_message(
+            self.db, self.session_id, "assistant", partial, status=status, tier=self.tier,
+            meta={"error": error, **self._action_meta()},
+            conversation_id=self.conversation_id,
+        )
+
+    def _origin(self) -> Origin:
+        return Origin(session_id=self.session_id, page=self.page)
+
+    def _request(self, messages: list[dict[str, str]]) -> LLMRequest:
+        return LLMRequest(
+            messages=messages,
+            purpose=self.expert.purpose,
+            expert=self.expert.name,
+            expert_tier=self.expert.tier,
+            origin=self._origin(),
+            max_tokens=REPLY_TOKENS,
+            temperature=self.expert.temperature,
+        )
+
+    # -- actions -------------------------------------------------------------------
+    def _act(self) -> str:
+        """Plan and run actions for this user turn; returns a note for the model's context."""
+        text = self.user_message.content
+        proposals = rule_proposals(text)
+        if not proposals and actions.ACTION_HINT.search(text):
+            plan = actions.plan_actions(
+                self.router, text, origin=self._origin(), pages=self.pages
+            )
+            proposals = list(plan.proposals)
+            self.result.rejections = list(plan.rejections)
+        context = actions.ActionContext(
+            self.db, self.session_id, self.page, user_turn=True, pages=self.pages
+        )
+        for proposal in proposals:
+            done = actions.execute(context, proposal)
+            if isinstance(done, actions.Pending):
+                self.result.pending.append(done)
+            else:
+                self.result.outcomes.append(done)
+        lines = [f"- done: {o.message}" if o.ok else f"- failed: {o.message}"
+                 for o in self.result.outcomes]
+        lines += [f"- waiting for the user's confirmation: {p.summary}"
+                  for p in self.result.pending]
+        if not lines:
+            return ""
+        return "Actions taken on this turn (tell the user briefly):\n" + "\n".join(lines)
+
+    def _action_meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {}
+        if self.result.outcomes:
+            meta["actions"] = [
+                {"ok": o.ok, "message": o.message, "effect": o.effect}
+                for o in self.result.outcomes
+            ]
+        if self.result.pending:
+            meta["pending_actions"] = [
+                {"name": p.proposal.name, "args": p.proposal.args, "summary": p.summary}
+                for p in self.result.pending
+            ]
+        if self.result.rejections:
+            meta["rejected_actions"] = [r.reason for r in self.result.rejections]
+        return meta
+
+    # -- the answer ----------------------------------------------------------------
+    def stream(self) -> Iterator[str]:
+        """Yield the answer as it arrives (escalation notices in italics between attempts)."""
+        routed = None
+        try:
+            note = self._act()
+            probe = self._request([{"role": "user", "content": self.user_message.content}])
+            self.tier = self.router.first_tier(probe)
+            provider = self.router.provider(self.tier)
+            context = build_context(
+                self.db, self.session_id, provider, self.expert, self.conversation_id, note
+            )
+            self.result.context = context
+            routed = self.router.stream(self._request(context.messages))
+            for piece in routed:
+                if isinstance(piece, Notice):
+                    yield f"\n\n*{piece.text}*\n\n"
+                else:
+                    yield piece
+            result = routed.result
+            assert result is not None
+            text = result.text.strip() or "(The model returned an empty answer.)"
+            meta = _reply_meta(result) | self._action_meta() | {
+                "context": context.describe(),
+                "context_fill": round(context.fill, 3),
+            }
+            self.result.route = result
+            self.result.reply = add_message(
+                self.db, self.session_id, "assistant", text,
+                tier=result.tier, model=result.model, meta=meta,
+                conversation_id=self.conversation_id,
+            )
+        except LLMError as exc:
+            self._store_failure(routed.text if routed else "", str(exc), "error")
+        except GeneratorExit:
+            partial = routed.text if routed else ""
+            self._store_failure(partial, "The answer was stopped before it finished.", "partial")
+            raise
+        except Exception as exc:
+            log.exception("chat turn failed")
+            self._store_failure(
+                routed.text if routed else "",
+                f"Something went wrong while answering ({exc.__class__.__name__}: {exc}). "
+                "Your message is saved; try again.",
+                "error",
+            )
+        finally:
+            if routed is not None:
+                routed.close()

@@ -1,0 +1,1 @@
+"""The link graph: load the files, measure the graph, draw it, read the scan."""

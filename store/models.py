@@ -1,0 +1,260 @@
+"""The tables, as SQLAlchemy 2.x models. Each change here needs an Alembic migration.
+
+Every text column is a ``StoredString`` / ``StoredText``: the database types are plain
+VARCHAR and TEXT, but a value is made storable on its way in (``store.text.storable``),
+so the same input is saved alike on SQLite and PostgreSQL instead of failing on one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from store.db import utcnow
+from store.text import storable
+
+
+class StoredString(TypeDecorator[str]):
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return storable(value) if isinstance(value, str) else value
+
+
+class StoredText(StoredString):
+    impl = Text
+    cache_ok = True
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SessionRow(Base):
+    """A browser identity: the id lives in the page URL so a reload finds it again."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    active_conversation_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ConversationRow(Base):
+    """One thread of chat; a session can start new ones and switch back to old ones."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (Index("ix_conversations_session_id", "session_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    title: Mapped[str] = mapped_column(StoredString(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MessageRow(Base):
+    """One chat message. ``status`` is ok, error (the call failed) or partial (cut short)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_session_id_id", "session_id", "id"),
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    conversation_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    role: Mapped[str] = mapped_column(StoredString(16), nullable=False)
+    content: Mapped[str] = mapped_column(StoredText, nullable=False, default="")
+    status: Mapped[str] = mapped_column(StoredString(16), nullable=False, default="ok")
+    tier: Mapped[str | None] = mapped_column(StoredString(16))
+    model: Mapped[str | None] = mapped_column(StoredString(200))
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EventRow(Base):
+    """A meaningful interaction (step done, form sent, job started, error shown)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_session_id_id", "session_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(StoredString(64), nullable=False)
+    page: Mapped[str | None] = mapped_column(StoredString(120))
+    summary: Mapped[str] = mapped_column(StoredText, nullable=False)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MemoryRow(Base):
+    """A remembered fact. ``scope`` is ``session:<id>`` or ``global``."""
+
+    __tablename__ = "memory"
+
+    scope: Mapped[str] = mapped_column(StoredString(80), primary_key=True)
+    key: Mapped[str] = mapped_column(StoredString(120), primary_key=True)
+    value: Mapped[str] = mapped_column(StoredText, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class LLMCallRow(Base):
+    """One LLM attempt in the cost ledger (also budget reservations while a call runs).
+
+    Money is in nano-dollars (integers) so sums are exact. ``counterfactual_nusd`` is what
+    the same tokens would have cost on the reference cloud model; it is booked only on the
+    attempt whose answer was used (an all-cloud run would not have made the failed ones).
+    """
+
+    __tablename__ = "llm_calls"
+    __table_args__ = (
+        Index("ix_llm_calls_created_at", "created_at"),
+        Index("ix_llm_calls_session_id", "session_id"),
+        Index("ix_llm_calls_request_id", "request_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    request_id: Mapped[str] = mapped_column(StoredString(32), nullable=False)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    session_id: Mapped[str | None] = mapped_column(StoredString(64))
+    user: Mapped[str | None] = mapped_column(StoredString(120))
+    page: Mapped[str | None] = mapped_column(StoredString(120))
+    workflow: Mapped[str | None] = mapped_column(StoredString(120))
+    purpose: Mapped[str] = mapped_column(StoredString(32), nullable=False)
+    expert: Mapped[str | None] = mapped_column(StoredString(120))
+    tier: Mapped[str] = mapped_column(StoredString(16), nullable=False)
+    provider: Mapped[str] = mapped_column(StoredString(32), nullable=False)
+    model: Mapped[str] = mapped_column(StoredString(200), nullable=False)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    usage_source: Mapped[str] = mapped_column(StoredString(16), nullable=False, default="estimated")
+    cost_nusd: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    counterfactual_nusd: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    reserved_nusd: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    ttft_ms: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(StoredString(16), nullable=False)
+    route_reason: Mapped[str] = mapped_column(StoredText, nullable=False, default="")
+    error_text: Mapped[str | None] = mapped_column(StoredText)
+
+
+class TaskRow(Base):
+    """A to-do on the Tasks page. Priority 1 is the highest; ``position`` orders ties."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_session_id", "session_id"),
+        CheckConstraint("priority BETWEEN 1 AND 5", name="ck_tasks_priority"),
+        CheckConstraint("status IN ('open', 'done')", name="ck_tasks_status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    title: Mapped[str] = mapped_column(StoredString(200), nullable=False)
+    notes: Mapped[str] = mapped_column(StoredText, nullable=False, default="")
+    priority: Mapped[int] = mapped_column(Integer, nullable=False, default=3)
+    status: Mapped[str] = mapped_column(StoredString(8), nullable=False, default="open")
+    position: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class JobRow(Base):
+    """A long-running job (an analysis, the reference long job), persisted item by item."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_session_id_kind", "session_id", "kind"),)
+
+    id: Mapped[str] = mapped_column(StoredString(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(StoredString(60), nullable=False)
+    title: Mapped[str] = mapped_column(StoredString(200), nullable=False)
+    status: Mapped[str] = mapped_column(StoredString(16), nullable=False)
+    total: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    completed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    failed: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(StoredText)
+    cancel_requested: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    worker: Mapped[str | None] = mapped_column(StoredString(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class JobItemRow(Base):
+    """One unit of a job's work; its result is written as soon as it is done."""
+
+    __tablename__ = "job_items"
+    __table_args__ = (Index("ux_job_items_job_id_idx", "job_id", "idx", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(
+        StoredString(32), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False
+    )
+    idx: Mapped[int] = mapped_column(Integer, nullable=False)
+    status: Mapped[str] = mapped_column(StoredString(16), nullable=False, default="pending")
+    input: Mapped[Any] = mapped_column(JSON)
+    result: Mapped[Any] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(StoredText)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+
+class WorkflowRunRow(Base):
+    """A workflow page's run: each step's state and data, and which cards are open."""
+
+    __tablename__ = "workflow_runs"
+    __table_args__ = (Index("ix_workflow_runs_session_id_workflow", "session_id", "workflow"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
+    )
+    workflow: Mapped[str] = mapped_column(StoredString(60), nullable=False)
+    status: Mapped[str] = mapped_column(StoredString(16), nullable=False, default="active")
+    steps: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+
+class SettingRow(Base):
+    """A setting the user changed on the Settings page (the environment gives the defaults)."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(StoredString(80), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

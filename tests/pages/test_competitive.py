@@ -1,0 +1,62 @@
+"""The Competitive analysis workflow through AppTest, end to end on the embedded model."""
+
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+from core.tasks import add_task
+from store.db import get_database
+from tests.conftest import ROOT
+from workflows.jobs import latest_job
+
+KIND = "competitive_analysis"
+
+
+def page(sid: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "competitive.py"), default_timeout=120)
+    if sid:
+        at.query_params["sid"] = sid
+    at.run()
+    assert not at.exception
+    return at
+
+
+def test_no_competitors_is_answered_by_a_sentence(app_env: str) -> None:
+    at = page()
+    at.button(key="ca_use").click()
+    at.run()
+    assert any("Add at least one competitor" in e.value for e in at.error)
+    assert at.expander[0].label == "1. Competitors"
+
+
+def test_three_competitors_analysed_with_a_report_to_download(app_env: str) -> None:
+    at = page()
+    sid = at.session_state.session_id
+    add_task(get_database(), sid, "Globex")
+    at = page(sid)
+    at.text_area(key="ca_typed").input("- Acme Analytics\n2. Initech, acme analytics")
+    at.multiselect(key="ca_from_tasks").select("Globex")
+    at.button(key="ca_use").click()
+    at.run()
+    assert at.expander[0].label == "1. Competitors · done"
+    assert any("Removed 1 duplicate" in c.value for c in at.caption)
+    at.button(key="ca_use_aspects").click()
+    at.run()
+    at.button(key="ca_start").click()
+    at.run()
+    db = get_database()
+    deadline = time.monotonic() + 300
+    while latest_job(db, sid, KIND).status == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    job = latest_job(db, sid, KIND)
+    assert job.total == 3 and job.completed + job.failed == 3
+    done = page(sid)  # the page notices the finished job and completes the step
+    done.run()
+    assert done.expander[2].label.startswith("3. Analysis · done")
+    assert len(done.dataframe[0].value) == job.completed
+    labels = [b.proto.label for b in done.get("download_button")]
+    assert "Download the report (Markdown)" in labels and "Download the table (CSV)" in labels
+    assert any("# Competitive analysis" in m.value for m in done.markdown) or done.markdown

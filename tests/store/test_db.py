@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from store.db import Database, DatabaseError, current_revision, make_engine, migrate, open_database
+from store.models import MessageRow, SessionRow
+
+
+def test_migrations_create_the_schema_from_empty(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    assert inspect(engine).get_table_names() == []
+    migrate(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {"sessions", "messages", "events", "memory", "alembic_version"} <= tables
+    assert current_revision(engine) is not None
+    columns = {c["name"] for c in inspect(engine).get_columns("messages")}
+    assert {"session_id", "role", "content", "status", "tier", "model", "meta"} <= columns
+    engine.dispose()
+
+
+def test_migrations_go_down_to_empty_and_up_again(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    migrate(engine)
+    migrate_down = __import__("alembic.command", fromlist=["downgrade"]).downgrade
+    from store.db import _alembic_config
+
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        migrate_down(config, "base")
+    assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    migrate(engine)
+    assert "messages" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
+def test_opening_twice_is_idempotent(db_url: str) -> None:
+    first = open_database(db_url)
+    revision = current_revision(first.engine)
+    first.dispose()
+    second = open_database(db_url)
+    assert current_revision(second.engine) == revision
+    second.dispose()
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(db_url: str) -> None:
+    db = open_database(db_url)
+    with db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 1000
+    db.dispose()
+
+
+def test_foreign_keys_are_enforced(db: Database) -> None:
+    with pytest.raises(IntegrityError), db.write() as s:
+        s.add(MessageRow(session_id="no-such-session", role="user", content="hi"))
+
+
+def test_a_failed_write_rolls_back_and_loses_nothing_else(db: Database) -> None:
+    with db.write() as s:
+        s.add(SessionRow(id="a" * 32))
+    with pytest.raises(IntegrityError), db.write() as s:
+        s.add(MessageRow(session_id="a" * 32, role="user", content="kept?"))
+        s.add(MessageRow(session_id="missing", role="user", content="bad"))
+    with db.read() as s:
+        assert s.query(MessageRow).count() == 0
+        assert s.query(SessionRow).count() == 1
+
+
+def test_database_url_selects_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from store.db import database_url
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/other.db")
+    assert database_url().endswith("other.db")
+    monkeypatch.delenv("DATABASE_URL")
+    assert database_url().endswith("data/ambient.db")
+
+
+def test_an_unusable_database_is_a_readable_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(DatabaseError) as info:
+        open_database(f"sqlite:///{blocker}/ambient.db")
+    message = str(info.value)
+    assert "could not open its database" in message and "DATABASE_URL" in message
+
+
+def test_passwords_are_not_shown_in_errors() -> None:
+    with pytest.raises(DatabaseError) as info:
+        open_database("postgresql+psycopg://ambient:s3cret-pw@127.0.0.1:1/ambient")
+    assert "s3cret-pw" not in str(info.value)
+
+
+def test_upgrading_from_the_previous_schema_keeps_the_messages(empty_db_url: str) -> None:
+    engine = make_engine(empty_db_url)
+    migrate(engine, "0002")
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO sessions (id, created_at, last_seen_at) "
+                       "VALUES ('s1', '2026-01-01', '2026-01-01')"))
+        for i in range(3):
+            c.execute(text("INSERT INTO messages (session_id, role, content, status, created_at)"
+                           f" VALUES ('s1', 'user', 'hello {i}', 'ok', '2026-01-01')"))
+    migrate(engine)
+    with engine.connect() as c:
+        rows = c.execute(text("SELECT content, conversation_id FROM messages ORDER BY id")).all()
+        active = c.execute(text("SELECT active_conversation_id FROM sessions")).scalar()
+    assert [r[0] for r in rows] == ["hello 0", "hello 1", "hello 2"]
+    assert {r[1] for r in rows} == {active} and active is not None
+    engine.dispose()
