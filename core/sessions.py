@@ -1,22 +1,43 @@
-"""Session identity: an unguessable id that survives a browser reload.
+"""Session identity: an id the server creates, that survives a browser reload.
 
 The id travels in the page URL (``?sid=...``): a reload, a bookmark or a second tab with
 the same URL find the same conversation; a new tab without it starts a new one. The id
-is 128 random bits, so knowing it is what gives access — treat the URL like a password
-on a shared server.
+is 128 random bits made by the server, and it is a capability: knowing it is what gives
+access, so it is never shown to anyone else (the ledger shows a short one-way label,
+``llm.reports.session_label``). An id the server never made — a typo, or a link that
+tries to plant a session to read later — is not adopted: it starts a new session, and
+the caller says so.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import update
 
-from store.db import Database, utcnow
+from store.db import Database, StorageUnwritable, utcnow
 from store.models import SessionRow
 
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+UNKNOWN_SESSION = (
+    "The link's session was not found on this server, so a new conversation started. "
+    "Open Ambient from your own bookmark to get back to yours."
+)
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    id: str
+    # "resumed" (the id was ours), "new" (none given), "unknown" (the URL's id was not
+    # ours: replaced) or "unsaved" (the database is read-only: a new id, not stored)
+    status: str
+
+    @property
+    def notice(self) -> str | None:
+        """What to tell the user, when the URL's id was replaced."""
+        return UNKNOWN_SESSION if self.status == "unknown" else None
 
 
 def new_session_id() -> str:
@@ -27,14 +48,38 @@ def is_valid_session_id(value: object) -> bool:
     return isinstance(value, str) and bool(_SESSION_ID.match(value))
 
 
-def ensure_session(db: Database, session_id: str | None) -> str:
-    """Return ``session_id`` if it is well formed (creating its row if new), else a new id."""
-    if not is_valid_session_id(session_id):
-        session_id = new_session_id()
+
+def open_session(db: Database, session_id: str | None) -> OpenedSession:
+    """Resume ``session_id`` if this server created it, else create a new session.
+
+    A well-formed id that is not in the database is *not* adopted (it would let a link
+    plant a session id and read the conversation later): it gets a new id and the status
+    "unknown", so the page can say why the conversation is new."""
+    given = session_id if is_valid_session_id(session_id) else None
+    try:
+        return _open(db, given, asked=bool(session_id))
+    except StorageUnwritable:
+        # Read-only (a full disk, a read-only volume): resume a known session without
+        # touching it; anything else gets an id that is not saved, and the page says why.
+        with db.read() as s:
+            if given is not None and s.get(SessionRow, given) is not None:
+                return OpenedSession(given, "resumed")
+        return OpenedSession(new_session_id(), "unsaved")
+
+
+def _open(db: Database, given: str | None, *, asked: bool) -> OpenedSession:
     with db.write() as s:
-        touched = s.execute(
-            update(SessionRow).where(SessionRow.id == session_id).values(last_seen_at=utcnow())
-        ).rowcount
-        if not touched:
-            s.add(SessionRow(id=session_id))
-    return session_id  # type: ignore[return-value]
+        if given is not None:
+            touched = s.execute(
+                update(SessionRow).where(SessionRow.id == given).values(last_seen_at=utcnow())
+            ).rowcount
+            if touched:
+                return OpenedSession(given, "resumed")
+        created = new_session_id()
+        s.add(SessionRow(id=created))
+    return OpenedSession(created, "unknown" if asked else "new")
+
+
+def ensure_session(db: Database, session_id: str | None) -> str:
+    """The id of the session to use: ``session_id`` if the server made it, else a new one."""
+    return open_session(db, session_id).id

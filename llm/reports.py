@@ -10,6 +10,7 @@ one by one. Booking and budgets are in ``llm/ledger.py``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -291,13 +292,32 @@ LEDGER_COLUMNS: dict[str, str] = {
     "expert": "Expert",
     "workflow": "Workflow",
     "user": "User",
-    "session_id": "Session",
+    "session": "Session",
     "request_id": "Request",
     "attempt": "Attempt",
 }
 """The ledger's columns as the table and the CSV export show them (key -> label)."""
 _MONEY_COLUMNS = {"cost_usd": LLMCallRow.cost_nusd,
                   "counterfactual_usd": LLMCallRow.counterfactual_nusd}
+_COLUMN_SOURCES = {**_MONEY_COLUMNS, "session": LLMCallRow.session_id}
+
+
+def session_label(session_id: str | None) -> str:
+    """A short, non-secret label for a session: the same session always gets the same
+    label, and the label cannot be turned back into the id. Session ids are capabilities
+    (whoever knows one can open that conversation), so the ledger, its export and the
+    Costs page show this instead."""
+    if not session_id:
+        return ""
+    return "S-" + hashlib.sha256(session_id.encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _shown(name: str, value: Any) -> Any:
+    if name in _MONEY_COLUMNS:
+        return usd(value)
+    if name == "session":
+        return session_label(value)
+    return value
 
 
 def ledger_page(
@@ -306,7 +326,7 @@ def ledger_page(
     """One page of calls for the table, newest first, keyed like ``LEDGER_COLUMNS``."""
     filters = filters or Filters()
     names = list(LEDGER_COLUMNS)
-    columns = [_MONEY_COLUMNS[n] if n in _MONEY_COLUMNS else getattr(LLMCallRow, n) for n in names]
+    columns = [_COLUMN_SOURCES.get(n, getattr(LLMCallRow, n, None)) for n in names]
     query = (
         select(*columns)
         .where(and_(*filters.conditions()))
@@ -317,7 +337,7 @@ def ledger_page(
     with db.read() as s:
         rows = s.execute(query).all()
     return [
-        {n: usd(v) if n in _MONEY_COLUMNS else v for n, v in zip(names, row, strict=True)}
+        {n: _shown(n, v) for n, v in zip(names, row, strict=True)}
         for row in rows
     ]
 

@@ -44,6 +44,7 @@ from llm.reports import (
     ledger_version,
     over_time,
     route_reasons,
+    session_label,
     tier_shares,
     totals,
 )
@@ -242,6 +243,20 @@ def test_the_export_writes_every_matching_row_with_labels_and_exact_money(
     assert len(table) == 5
     error = table[1][list(LEDGER_COLUMNS).index("error_text")]
     assert error.startswith("'=HYPERLINK")  # a spreadsheet shows it as text
+
+
+def test_the_table_and_export_never_show_a_session_id_only_its_label(
+    ledger_db: Database,
+) -> None:
+    rows = ledger_page(ledger_db, limit=100)
+    exported = ledger_csv_rows(ledger_db)
+    labels = {r["session"] for r in rows}
+    assert labels == {session_label("s1"), session_label("s2")}
+    assert session_label("s1") != session_label("s2") and session_label("s1").startswith("S-")
+    assert "session_id" not in rows[0] and "session_id" not in exported[0]
+    data = to_csv(pd.DataFrame(exported, columns=list(LEDGER_COLUMNS)), LEDGER_COLUMNS)
+    cells = {c for line in csv.reader(io.StringIO(data.decode("utf-8-sig"))) for c in line}
+    assert not {"s1", "s2"} & cells
 
 
 def test_filter_pickers_list_what_the_ledger_holds(ledger_db: Database) -> None:

@@ -102,6 +102,16 @@ def test_a_forged_session_id_in_the_url_is_replaced(app_env: str) -> None:
     assert not at.exception and at.session_state.session_id != "../../etc/passwd"
 
 
+def test_a_planted_session_id_starts_a_new_session_and_says_so(app_env: str) -> None:
+    planted = "0123456789abcdef0123456789abcdef"
+    at = new_app({"sid": planted})
+    at.run()
+    assert not at.exception
+    assert at.session_state.session_id != planted
+    assert at.query_params["sid"] == at.session_state.session_id
+    assert any("not found on this server" in t.proto.body for t in at.toast)
+
+
 def test_home_shows_todays_spend_savings_activity_and_workflows(app_env: str) -> None:
     from core.events import record_event
     from llm.ledger import CallRecord, book
