@@ -20,6 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +31,41 @@ BUSY_TIMEOUT_MS = 5_000
 
 class DatabaseError(RuntimeError):
     """The database could not be opened or migrated; the message says what to do."""
+
+
+class StorageUnwritable(DatabaseError):
+    """The database can be read but not written (a full disk, a read-only volume or a
+    read-only server). The write was rolled back whole; the message says what to do."""
+
+
+def _unwritable_reason(exc: DBAPIError) -> str | None:
+    """Why a failed write means the database cannot be written at all, or None when the
+    failure is something else (a lock, a constraint, a lost connection)."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate == "25006":
+        return "the database server is read-only"
+    if sqlstate in ("53100", "53000"):
+        return "the database server's disk is full"
+    message = str(exc.orig).lower()
+    if "readonly database" in message or "read-only file system" in message:
+        return "the database file or its folder is read-only"
+    if "database or disk is full" in message or "no space left" in message:
+        return "the disk is full"
+    if "disk i/o error" in message:
+        return "the disk reported an input/output error"
+    return None
+
+
+def unwritable_message(reason: str, sqlite: bool) -> str:
+    fix = (
+        "Free some disk space or make the data folder writable"
+        if sqlite else "Ask whoever runs the database server to make it writable again"
+    )
+    return (
+        f"Ambient can read its database but cannot write to it ({reason}), so it is "
+        f"read-only for now: nothing you change is saved, and nothing was half-saved. "
+        f"{fix}, then reload the page."
+    )
 
 
 def utcnow() -> datetime:
@@ -100,11 +136,31 @@ class Database:
         with self._reader() as session:
             yield session
 
+    # Why the last write failed for good (a full disk, a read-only volume), or None once a
+    # write succeeds again: pages show a read-only banner while it is set.
+    unwritable: str | None = None
+
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any error."""
-        with self._writer.begin() as session:
-            yield session
+        """A transaction that commits on success and rolls back on any error; a database
+        that cannot be written at all raises ``StorageUnwritable`` (a sentence)."""
+        try:
+            with self._writer.begin() as session:
+                yield session
+        except DBAPIError as exc:
+            reason = _unwritable_reason(exc)
+            if reason is None:
+                raise
+            self.unwritable = reason
+            raise StorageUnwritable(unwritable_message(reason, self.is_sqlite)) from exc
+        self.unwritable = None
+
+    @property
+    def read_only_notice(self) -> str | None:
+        """The banner to show while the database cannot be written."""
+        if self.unwritable is None:
+            return None
+        return unwritable_message(self.unwritable, self.is_sqlite)
 
     @property
     def is_sqlite(self) -> bool:

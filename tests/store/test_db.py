@@ -112,3 +112,53 @@ def test_upgrading_from_the_previous_schema_keeps_the_messages(empty_db_url: str
     assert [r[0] for r in rows] == ["hello 0", "hello 1", "hello 2"]
     assert {r[1] for r in rows} == {active} and active is not None
     engine.dispose()
+
+
+def _make_unwritable(db: Database) -> None:
+    """The database's own refusal, as a full disk or a read-only server gives it: SQLite may
+    not grow past the pages it has; PostgreSQL runs every transaction read-only."""
+    from sqlalchemy import event
+
+    if db.is_sqlite:
+        with db.engine.connect() as connection:
+            pages = connection.exec_driver_sql("PRAGMA page_count").scalar()
+
+        @event.listens_for(db.engine, "connect")
+        def _cap(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
+    else:
+        name = db.engine.url.database
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    db.engine.dispose()
+
+
+def test_an_unwritable_database_refuses_writes_in_a_sentence_and_still_reads(
+    db: Database,
+) -> None:
+    from store.db import StorageUnwritable
+    from store.models import SessionRow
+
+    with db.write() as s:
+        s.add(SessionRow(id="a" * 32))
+    _make_unwritable(db)
+    refusal = pytest.raises(StorageUnwritable, match="cannot write to it")
+    with refusal as refused, db.write() as s:
+        for i in range(200):  # more than the file has room for
+            s.add(SessionRow(id=f"{i:032d}"))
+    assert "nothing was half-saved" in str(refused.value)
+    assert db.unwritable and db.read_only_notice == str(refused.value)
+    with db.read() as s:  # reading still works, and nothing of the batch was saved
+        assert [r.id for r in s.query(SessionRow).all()] == ["a" * 32]
+
+
+def test_an_ordinary_write_error_is_not_taken_for_an_unwritable_database(db: Database) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from store.models import SessionRow
+
+    with db.write() as s:
+        s.add(SessionRow(id="b" * 32))
+    with pytest.raises(IntegrityError), db.write() as s:
+        s.add(SessionRow(id="b" * 32))
+    assert db.unwritable is None and db.read_only_notice is None
