@@ -15,8 +15,10 @@ to stop at once, leaving that item pending. Progress is narrated into the chat a
 If the process dies, its jobs stay "running" with a heartbeat that stops moving. The
 heartbeat is refreshed after every item and, while a long item runs, by a small ticker
 thread, so a slow item is not mistaken for a dead process. ``recover_jobs`` marks
-a running job "interrupted" when no thread of this process runs it and its heartbeat is
-older than ``stale_after_s``; ``resume_job`` runs its pending items only. Each run writes
+a running job "interrupted" as soon as its runner is known to be gone — its worker was a
+process of this machine that has ended (a restart), or this process with no thread for it
+— and otherwise when its heartbeat is older than ``stale_after_s`` (a runner on another
+machine); ``resume_job`` runs its pending items only. Each run writes
 under its own ``worker`` name, so a runner that lost its job to a resume elsewhere stops
 writing instead of counting an item twice.
 """
@@ -179,6 +181,28 @@ def _release(job_id: str) -> None:
 
 def _new_worker() -> str:
     return f"{socket.gethostname()[:80]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _runner_gone(worker: str | None, job_id: str) -> bool:
+    """Whether the job's runner is known dead without waiting for its heartbeat to age:
+    a process of this machine that no longer exists, or this process with no thread
+    for the job. A runner elsewhere (another host) is judged by its heartbeat."""
+    if not worker:
+        return True
+    host, _, rest = worker.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname()[:80] or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return not is_alive(job_id)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists but is not ours to signal: alive
+        return False
+    return False
 
 
 def _owns(row: JobRow, worker: str) -> bool:
@@ -345,29 +369,33 @@ def _unknown(job_id: str) -> str:
 
 
 def recover_jobs(db: Database, *, stale_after_s: float = STALE_AFTER_S) -> list[str]:
-    """Mark "interrupted" every running job that no live thread of this process runs and
-    whose heartbeat is older than ``stale_after_s``; returns their ids. Finished items stay.
+    """Mark "interrupted" every running job whose runner is known to be gone, or whose
+    heartbeat is older than ``stale_after_s``; returns their ids. Finished items stay.
 
     Cheap when nothing is stale (one read), so pages call it each time they open.
     """
     cutoff = utcnow() - timedelta(seconds=stale_after_s)
-    last_sign = func.coalesce(JobRow.heartbeat_at, JobRow.created_at)
+
+    def abandoned(row_id: str, worker: str | None, last_sign: datetime) -> bool:
+        if is_alive(row_id):
+            return False
+        return last_sign < cutoff or _runner_gone(worker, row_id)
+
     with db.read() as s:
-        candidates = s.scalars(
-            select(JobRow.id).where(JobRow.status == RUNNING, last_sign < cutoff)
+        running = s.execute(
+            select(JobRow.id, JobRow.worker,
+                   func.coalesce(JobRow.heartbeat_at, JobRow.created_at))
+            .where(JobRow.status == RUNNING)
         ).all()
-    candidates = [job_id for job_id in candidates if not is_alive(job_id)]
+    candidates = [job_id for job_id, worker, sign in running if abandoned(job_id, worker, sign)]
     if not candidates:
         return []
     recovered: list[Job] = []
     with db.write() as s:
         for job_id in candidates:
             row = s.get(JobRow, job_id, with_for_update=True)
-            if (
-                row is None
-                or row.status != RUNNING
-                or (row.heartbeat_at or row.created_at) >= cutoff
-                or is_alive(job_id)
+            if row is None or row.status != RUNNING or not abandoned(
+                job_id, row.worker, row.heartbeat_at or row.created_at
             ):
                 continue
             done = (row.completed or 0) + (row.failed or 0)
