@@ -1,8 +1,9 @@
 """The router's own cost per call, and what importing it costs next to LiteLLM.
 
-Overhead: the same 8,000-character request is answered by an instant stand-in provider
-(``bench/_instant.py``) directly, and through ``Router.complete`` with a real SQLite ledger;
-the difference is the router's work (privacy scan, planning, validation, pricing, booking).
+Overhead: the same 8,000-character request is answered by the scripted stand-in provider
+(``standins/scripted.py``, its fixed default reply with reported usage, at once) directly, and
+through ``Router.complete`` with a real SQLite ledger; the difference is the router's work
+(privacy scan, planning, validation, pricing, booking).
 
 Import weight: ``import llm.router`` and ``import litellm`` in fresh interpreters, timed
 inside the process, with the peak RSS after the import.
@@ -22,13 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import Section
-from bench._instant import InstantProvider
 from bench.privacy import ordinary_prompt, percentiles, timed_ms
 from llm import ledger, privacy, reports
 from llm.ledger import Budget, CallRecord
 from llm.prices import load_prices
 from llm.providers.base import ChatRequest
 from llm.router import LLMRequest, Origin, Router, RouterSettings
+from standins.scripted import ScriptedProvider
 from store.db import open_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +64,7 @@ print(json.dumps({{
 def _overhead(calls: int, warmup: int) -> tuple[list[list[object]], list[str]]:
     prompt = ordinary_prompt()
     messages = [{"role": "user", "content": prompt}]
-    provider = InstantProvider()
+    provider = ScriptedProvider(tier="embedded", keep=1)  # never scripted: the default reply
     with tempfile.TemporaryDirectory() as tmp:
         db = open_database(f"sqlite:///{tmp}/bench.db")
         try:
@@ -103,9 +104,9 @@ def _overhead(calls: int, warmup: int) -> tuple[list[list[object]], list[str]]:
             assert booked == calls + warmup + 1, booked
             record = CallRecord(
                 request_id=ledger.new_request_id(), attempt=1, purpose="chat", tier="embedded",
-                provider="instant", model="instant-1", status="ok", route_reason="benchmark",
-                session_id="b" * 32, prompt_tokens=2000, completion_tokens=17,
-                usage_source="reported",
+                provider=provider.name, model=provider.model, status="ok",
+                route_reason="benchmark", session_id="b" * 32, prompt_tokens=2000,
+                completion_tokens=17, usage_source="reported",
             )
             book_ms = timed_ms(lambda: ledger.book(db, record), calls)
         finally:
@@ -130,10 +131,11 @@ def _overhead(calls: int, warmup: int) -> tuple[list[list[object]], list[str]]:
         f"{calls} calls of each kind, interleaved, after {warmup} warm-up calls; one "
         f"{len(prompt):,}-character analyst prompt (URLs, numbers, no personal data), "
         "`purpose=\"chat\"`, no schema.",
-        "The provider is `bench/_instant.py`, a stand-in on the embedded tier that answers "
-        "at once with a fixed text and reported usage: it isolates the router's work (privacy "
-        "scan, planning, cached health check, validation, pricing, one SQLite ledger row in "
-        "WAL mode on a temporary file). Overhead = routed − direct at the same percentile.",
+        "The provider is `standins/scripted.py` on the embedded tier with nothing scripted: "
+        "it answers at once with its fixed default reply and reported usage, so the timing "
+        "isolates the router's work (privacy scan, planning, cached health check, validation, "
+        "pricing, one SQLite ledger row in WAL mode on a temporary file). Overhead = routed − "
+        "direct at the same percentile.",
         f"Other work shares this 2-core machine (load average {load:.1f} when the timed loop "
         f"started; {switches} involuntary context switches during it): a p99 of a few ms is "
         "mostly a scheduler time slice lost to another process, so p50 is the figure to "

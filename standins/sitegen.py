@@ -22,11 +22,16 @@ many inlinks and near the top, low for orphans), the HTTP status, the section an
 type, and ``path_depth`` (URL segments, a hint for click depth).
 
 Everything is vectorised and deterministic for a seed: 1M links take seconds.
+
+``python -m standins.sitegen`` rewrites the sample the app ships, ``samples/site_edges.csv``
+and ``samples/site_metadata.csv`` (300 pages, seed 7; ``--help`` for the options).
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +52,7 @@ _SECTIONS = (
 )
 _PAGE_SIZE = {"dated": 20, "catalogue": 24, "topics": 10**9, "flat": 30}
 _LATEST = (2025, 6)  # the newest month of a dated section
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
 def _words(text: str) -> list[str]:
@@ -420,11 +426,38 @@ def edges_for(
 
 
 def write_sample(
-    path_edges: str | Path, path_metadata: str | Path, pages: int = 300, seed: int = 7
+    path_edges: str | Path = SAMPLES / "site_edges.csv",
+    path_metadata: str | Path = SAMPLES / "site_metadata.csv",
+    pages: int = 300,
+    seed: int = 7,
 ) -> tuple[Path, Path]:
-    """Write a small synthetic site as two CSVs (the sample the app ships)."""
+    """Write a small synthetic site as two CSVs (by default, the sample the app ships)."""
     edges, metadata = generate_site(pages, seed=seed)
     path_edges, path_metadata = Path(path_edges), Path(path_metadata)
     edges.to_csv(path_edges, index=False)
     metadata.to_csv(path_metadata, index=False)
     return path_edges, path_metadata
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m standins.sitegen",
+        description="Write a synthetic site's links and page metadata as two CSVs "
+        "(by default the sample the app ships, in samples/).",
+    )
+    parser.add_argument("--edges", type=Path, default=SAMPLES / "site_edges.csv",
+                        help="where the links go (default: %(default)s)")
+    parser.add_argument("--metadata", type=Path, default=SAMPLES / "site_metadata.csv",
+                        help="where the page metadata goes (default: %(default)s)")
+    parser.add_argument("--pages", type=int, default=300, help="pages (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=7, help="seed (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.pages < 1:
+        parser.error("--pages must be at least 1.")
+    edges, metadata = write_sample(args.edges, args.metadata, args.pages, args.seed)
+    print(f"Wrote {edges} and {metadata} ({args.pages} pages, seed {args.seed}).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from linkgraph.measure import build_graph, vital_signs
-from standins.sitegen import edges_for, generate_site, write_sample
+from standins.sitegen import SAMPLES, edges_for, generate_site, write_sample
+from standins.sitegen import main as sitegen_main
 
 HOST = "https://example.com"
 NAV = [f"{HOST}/"] + [f"{HOST}/{s}/" for s in
@@ -131,3 +132,22 @@ def test_write_sample_writes_two_readable_csvs(tmp_path: Path) -> None:
     expected_edges, _ = generate_site(300, seed=7)
     assert len(edges) == len(expected_edges)
     assert re.match(r"https://example\.com/", edges["source"].iloc[0])
+
+
+def test_the_command_line_writes_the_sample_where_it_is_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edges_path, metadata_path = tmp_path / "links.csv", tmp_path / "pages.csv"
+    assert sitegen_main(["--edges", str(edges_path), "--metadata", str(metadata_path),
+                         "--pages", "120", "--seed", "3"]) == 0
+    assert len(pd.read_csv(metadata_path)) == 120
+    expected_edges, _ = generate_site(120, seed=3)
+    assert len(pd.read_csv(edges_path)) == len(expected_edges)
+    assert f"Wrote {edges_path} and {metadata_path}" in capsys.readouterr().out
+
+
+def test_the_shipped_sample_is_what_the_generator_writes(tmp_path: Path) -> None:
+    """``python -m standins.sitegen`` with no options reproduces samples/ exactly."""
+    edges_path, metadata_path = write_sample(tmp_path / "edges.csv", tmp_path / "pages.csv")
+    assert edges_path.read_bytes() == (SAMPLES / "site_edges.csv").read_bytes()
+    assert metadata_path.read_bytes() == (SAMPLES / "site_metadata.csv").read_bytes()
