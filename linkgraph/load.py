@@ -9,11 +9,12 @@ what only a link graph cares about:
 - which columns hold the source, the target or the URL, found by name through a list of
   aliases, or given by the user as a mapping when the names say nothing (``MappingNeeded``);
 - that every value is a URL: an absolute http(s) URL or a site-relative path (``/about``);
-  the rest (empty cells, ``javascript:``, ``mailto:``, "N/A", free text) is counted, shown
-  by example and dropped;
+  the rest (empty cells, ``javascript:``, ``mailto:``, "N/A", free text, a URL broken by a
+  line break) is counted, shown by example, described and dropped;
 - self-loops and duplicate links, counted and dropped;
 - metadata columns that are mostly numbers become numbers; the cells that are not are
-  counted per column.
+  counted per column. A number too large to hold (1e400) and, in a column of counts
+  (clicks, impressions...), a negative one are said by their line and left empty.
 
 Every repair is a sentence in a ``Report``; every refusal is a ``LinkGraphError`` whose
 message says what is wrong and what to do. A million links load in a couple of seconds:
@@ -368,14 +369,23 @@ def load_edges(
     ok = valid_url[source_code] & valid_url[target_code]
     non_url = n - int(ok.sum())
     if non_url:
-        bad_values = targets.where(valid_url[source_code], sources)
-        examples = _examples(bad_values, ~ok, table.lines)
+        valid_source, valid_target = valid_url[source_code], valid_url[target_code]
         if non_url == n:
-            raise LinkGraphError(_nothing_is_a_url(name, bad_values, rows, examples))
+            raise LinkGraphError(_nothing_is_a_url(
+                name, rows, table.lines, [("source", sources, valid_source),
+                                          ("target", targets, valid_target)],
+            ))
+        bad_values = targets.where(valid_source, sources)
+        examples = _examples(bad_values, ~ok, table.lines)
         notes.append(
             f"Dropped {non_url:,} {'row' if non_url == 1 else 'rows'} whose source or target "
             f"is not a URL, e.g. {', '.join(examples)}."
         )
+        broken = _line_breaks(
+            sources.where(~valid_source | valid_target, targets), ~ok, table.lines
+        )
+        if broken:
+            notes.append(broken)
     kept = np.flatnonzero(ok)  # positions in table.frame of the rows still in
     source_code, target_code = source_code[kept], target_code[kept]
     resolved = _resolve_relative(urls, source_code, target_code, notes)
@@ -425,18 +435,133 @@ def load_edges(
     return EdgeList(frame, Report(notes, counts))
 
 
-def _nothing_is_a_url(name: str, values: pd.Series, rows: int, examples: list[str]) -> str:
-    numeric = values.str.strip().str.fullmatch(r"-?\d+(?:\.\d+)?").mean()
-    if numeric >= 0.5:
+_NUMBER = r"[-+]?(?:\d+(?:[.,]\d+)*|\.\d+)(?:[eE][-+]?\d+)?"
+_KINDS: tuple[tuple[str, str, str], ...] = (
+    # (what the cells are, a pattern they match, what to do about them), first match wins
+    ("empty cells", r"^$", "Check which columns are the source and the target, and that "
+     "they are filled."),
+    ("placeholders such as N/A or -", r"^(?:(?i:n/?a|none|null|nil)|[-\u2013\u2014?]+)$",
+     "Fill those cells with URLs, or leave such rows out."),
+    ("numbers", rf"^{_NUMBER}$", "If your export uses page IDs, replace them with the "
+     "pages' URLs (or paths starting with /) first."),
+    ("URLs with a line break inside", r"[\r\n]", "A URL cannot contain a line break: the "
+     "cell was quoted across two lines. Remove the line breaks from those cells and upload "
+     "the file again."),
+    ("javascript:, mailto: or tel: links, which lead to no page",
+     r"^(?i:javascript|mailto|tel|sms|data):", "Export the links between pages."),
+    ("URLs with spaces inside", r"^(?:https?://|/)[^ \t]*[ \t]", "A URL cannot contain "
+     "spaces: write them as %20 in the file, or export the URLs again."),
+    ("links of another protocol than http(s)",
+     r"^(?i:ftps?|sftp|file|wss?|ssh|git|smb|irc|news|gopher|telnet)://",
+     "Export the links between web pages."),
+    ("web addresses without http:// or https://", r"^(?i:www\.)[^ \t]+$",
+     "Put https:// before each address, or export full URLs."),
+    ("paths without the / they start with", r"^[^ \t/]+\.(?i:html?|php|aspx?|jsp)(?:[?#]|$)",
+     "Start each path with / (for a page of the site), or export full URLs."),
+    ("web addresses without http:// or https://",
+     r"^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?:[/:?][^ \t]*)?$",
+     "Put https:// before each address, or export full URLs."),
+    ("paths without the / they start with", r"^[^ \t/]+/[^ \t]*$",
+     "Start each path with / (for a page of the site), or export full URLs."),
+)
+_TEXT = "text that is not a URL"
+_CHECK_COLUMNS = "Check which columns are the source and the target."
+_CHOOSE_COLUMN = "Choose the column with the URLs."
+
+
+def _kind(values: pd.Series, check: str) -> tuple[str, str, np.ndarray]:
+    """What most of these cells (none of them a URL) are, in words; what to do about it
+    (``check``, which column to use, for free text and empty cells); and a mask of the
+    cells of that kind."""
+    text = values.astype("string").fillna("").str.strip()
+    masks: dict[str, np.ndarray] = {}
+    advice = {what: a for what, _, a in _KINDS} | {_TEXT: check, "empty cells": check}
+    taken = np.zeros(len(text), dtype=bool)
+    for what, pattern, _ in _KINDS:
+        mask = _flags(text.str.contains(pattern, regex=True)) & ~taken
+        taken |= mask
+        masks[what] = masks.get(what, np.zeros(len(text), dtype=bool)) | mask
+    masks[_TEXT] = ~taken
+    what = max(masks, key=lambda w: int(masks[w].sum()))  # the first of equals
+    return what, advice[what], masks[what]
+
+
+def _none_of(rows: int, name: str) -> str:
+    return (f"None of the {rows:,} rows of {in_sentence(name)} has" if rows > 1
+            else f"The one row of {in_sentence(name)} does not have")
+
+
+def _holds(roles: list[str]) -> str:
+    return f"the {_and(roles)} {'column holds' if len(roles) == 1 else 'columns hold'}"
+
+
+def _nothing_is_a_url(
+    name: str,
+    rows: int,
+    lines: np.ndarray | None,
+    columns: list[tuple[str, pd.Series, np.ndarray]],
+) -> str:
+    """Why no row of an edge list has a URL at both ends: what each column holds instead
+    (by example) and what to do about it."""
+    kinds: dict[str, list[str]] = {}  # what the cells are: the roles holding such cells
+    cells: dict[str, list[tuple[int, int, str]]] = {}  # what the cells are: (row, role, value)
+    advice: list[str] = []
+    for order, (role, values, valid) in enumerate(columns):
+        if valid.all():
+            kinds.setdefault("URLs", []).append(role)
+            continue
+        bad = np.flatnonzero(~valid)
+        what, what_to_do, mask = _kind(values.iloc[bad], _CHECK_COLUMNS)
+        kinds.setdefault(what, []).append(role)
+        cells.setdefault(what, []).extend(
+            (int(i), order, str(values.iloc[i])) for i in bad[mask][:EXAMPLES]
+        )
+        advice += [] if what_to_do in advice else [what_to_do]
+    examples: dict[str, list[str]] = {}
+    for what, found in cells.items():
+        first: dict[str, int] = {}  # each value once, at its first row
+        for row, _, value in sorted(found):
+            first.setdefault(value, row)
+        examples[what] = [
+            _show(value, int(lines[row]) if lines is not None else None)
+            for value, row in list(first.items())[:EXAMPLES]
+        ]
+    if list(kinds) == ["numbers"]:
+        roles = kinds["numbers"]
         return (
-            f"The source and target columns of {in_sentence(name)} hold numbers "
-            f"(e.g. {examples[0]}), not URLs: a link needs page URLs or paths starting with "
-            "/. If your export uses page IDs, replace them with the pages' URLs first."
+            f"The {_and(roles)} {'column' if len(roles) == 1 else 'columns'} of "
+            f"{in_sentence(name)} {'holds' if len(roles) == 1 else 'hold'} numbers (e.g. "
+            f"{examples['numbers'][0]}), not URLs. {advice[0]}"
+        )
+    described = [
+        f"{_holds(roles)} URLs" if what == "URLs"
+        else f"{_holds(roles)} {what} (e.g. {', '.join(examples[what])})"
+        for what, roles in kinds.items()
+    ]
+    return (
+        f"{_none_of(rows, name)} a URL (http:// or https://) or a site path (/...) as both "
+        f"source and target: {_and(described)}. {' '.join(advice)}"
+    )
+
+
+def _line_breaks(values: pd.Series, rows: np.ndarray, lines: np.ndarray | None) -> str | None:
+    """Advice for the values of ``rows`` with a line break inside (a quoted cell that runs
+    over two lines): no URL has one."""
+    broken = rows & _flags(values.astype("string").str.strip().str.contains(r"[\r\n]"))
+    n = int(broken.sum())
+    if not n:
+        return None
+    examples = _examples(values, broken, lines)
+    if n == 1:
+        return (
+            f"{examples[0]} contains a line break (its cell is "
+            "quoted across two lines), and a URL cannot contain one: remove the line break "
+            "from that cell and upload the file again."
         )
     return (
-        f"None of the {rows:,} rows of {in_sentence(name)} has a URL (http:// or "
-        f"https://) or a site path (/...) as both source and target, e.g. "
-        f"{', '.join(examples)}. Check which columns are the source and the target."
+        f"{n:,} of these values contain a line break (their cells are quoted across lines), "
+        f"e.g. {', '.join(examples)}, and a URL cannot contain one: remove the line breaks "
+        "from those cells and upload the file again."
     )
 
 
@@ -514,10 +639,13 @@ def load_metadata(
     urls, valid = _normalise(raw)
     non_url = int((~valid).sum())
     if non_url == len(valid):
+        what, advice, mask = _kind(raw, _CHOOSE_COLUMN)
+        if what == "numbers":
+            advice = f"{_CHOOSE_COLUMN} {advice}"
         raise LinkGraphError(
             f"No row of {in_sentence(name)} has a URL (http:// or https://) or a "
-            f"site path (/...) in the column '{_original(table.header, url_column)}', e.g. "
-            f"{', '.join(_examples(raw, ~valid, table.lines))}. Choose the column with the URLs."
+            f"site path (/...) in the column '{_original(table.header, url_column)}': it "
+            f"holds {what}, e.g. {', '.join(_examples(raw, mask, table.lines))}. {advice}"
         )
     if non_url:
         notes.append(
@@ -525,6 +653,8 @@ def load_metadata(
             f"'{_original(table.header, url_column)}', e.g. "
             f"{', '.join(_examples(raw, ~valid, table.lines))}."
         )
+        if broken := _line_breaks(raw, ~valid, table.lines):
+            notes.append(broken)
     repeated = _flags(urls.duplicated() & pd.Series(valid))
     duplicates = int(repeated.sum())
     if duplicates:
@@ -536,7 +666,7 @@ def load_metadata(
     keep = valid & ~repeated
     lines = table.lines[keep] if table.lines is not None else None
     frame = pd.DataFrame({"url": pd.Series(urls[keep].to_numpy(), dtype="str")})
-    numbers, texts, non_numeric = [], [], 0
+    numbers, texts, non_numeric, out_of_range = [], [], 0, 0
     for column in (c for c in table.frame.columns if c != url_column):
         label = _original(table.header, column)
         label = f"{label} (column)" if label.lower() == "url" else label
@@ -546,16 +676,18 @@ def load_metadata(
             frame[label] = pd.Series(cells.to_numpy(), dtype="str")
             texts.append(f"{label} (text)")
         else:
-            frame[label] = values.to_numpy()
+            ranged, range_notes, outside = _in_range(values, cells, label, lines)
+            frame[label] = ranged.to_numpy()
             numbers.append(f"{label} (numbers)")
-            notes += column_notes
+            notes += column_notes + range_notes
             non_numeric += bad
+            out_of_range += outside
     described = ", ".join(numbers + texts)
-    notes.insert(0, f"Read metadata for {len(frame):,} URLs" + (
+    notes.insert(0, f"Read metadata for {len(frame):,} URL{'' if len(frame) == 1 else 's'}" + (
         f": {described}." if described else ", with no other columns."))
     counts = {
         "rows": rows, "kept": len(frame), "bad_rows": table.bad_rows, "non_url": non_url,
-        "duplicates": duplicates, "non_numeric": non_numeric,
+        "duplicates": duplicates, "non_numeric": non_numeric, "out_of_range": out_of_range,
     }
     return Metadata(frame, Report(notes, counts))
 
@@ -583,6 +715,10 @@ def _as_numbers(
         cleaned[european].str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     )
     numbers = pd.to_numeric(cleaned.astype(object), errors="coerce")
+    # "inf" and "infinity" are words here, not numbers; 1e400 is a number too large
+    # (``_in_range`` says so).
+    word = _flags(cleaned.str.contains("[A-DF-Za-df-z]", regex=True))
+    numbers[word] = np.nan
     parsed = _flags(numbers.notna())
     if parsed.sum() * 2 <= filled.sum():
         return None, [], 0
@@ -599,10 +735,72 @@ def _as_numbers(
         notes.append(f"Column '{label}': read percentages as numbers (12.5% as 12.5).")
     if (european & parsed).any():
         notes.append(f"Column '{label}': read decimal commas (0,5 as 0.5).")
-    numbers = numbers.astype("float64")
-    if numbers.notna().all() and (numbers % 1 == 0).all() and numbers.abs().max() < 2**53:
+    return numbers.astype("float64"), notes, int(bad.sum())
+
+
+COUNT_WORDS = (
+    "clicks", "impressions", "sessions", "users", "visitors", "visits", "views", "entrances",
+    "conversions", "links", "backlinks", "referringdomains", "count",
+)
+"""A metadata column whose name is or ends with one of these (spaces, case, - and _
+aside: "Clicks", "Page views", "unique_inlinks") holds counts: whole numbers, never
+negative."""
+MAX_COUNT = 2**53
+"""Counts from here up are not exact as numbers (and no page has that many clicks)."""
+
+
+def is_count(label: str) -> bool:
+    key = _alias_key(label)
+    return any(key.endswith(word) for word in COUNT_WORDS)
+
+
+def _in_range(
+    numbers: pd.Series, cells: pd.Series, label: str, lines: np.ndarray | None
+) -> tuple[pd.Series, list[str], int]:
+    """The numbers without those that cannot be: too large to represent (1e400 is
+    infinity as a float) and, in a count column, negative or past ``MAX_COUNT``. Those
+    are left empty, each said by its line. A whole column stays whole: 12 clicks, not 12.0.
+    """
+    count = is_count(label)
+    values = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        huge = ~np.isfinite(values) & ~np.isnan(values)
+        if count:
+            huge |= np.abs(values) >= MAX_COUNT
+            negative = values < 0
+        else:
+            negative = np.zeros(len(values), dtype=bool)
+    problems = negative | huge
+    notes = []
+    if problems.any():
+        text = cells.astype("string").fillna("").str.strip()
+        unit = "a count" if count else "a number"
+        reasons = {
+            int(i): f"{label} is {text.iloc[i]}; a count cannot be negative" if negative[i]
+            else f"{label} is {text.iloc[i]}, too large to be {unit}"
+            for i in np.flatnonzero(problems)[:EXAMPLES]
+        }
+        for i, reason in reasons.items():
+            where = f" on line {int(lines[i])}" if lines is not None else ""
+            notes.append(f"Left a cell empty{where}: {reason}.")
+        more = int(problems.sum()) - len(reasons)
+        if more:
+            notes.append(
+                f"Left {more:,} more {'cell' if more == 1 else 'cells'} of '{label}' empty "
+                f"for the same reasons, e.g. {', '.join(_examples(text, _after(problems), lines))}."
+            )
+        numbers = numbers.mask(problems)
+    values = numbers.to_numpy(dtype="float64", na_value=np.nan)
+    if not np.isnan(values).any() and (values % 1 == 0).all() and np.abs(values).max() < 2**53:
         numbers = numbers.astype("int64")  # counts stay whole: 12 clicks, not 12.0
-    return numbers, notes, int(bad.sum())
+    return numbers, notes, int(problems.sum())
+
+
+def _after(mask: np.ndarray, skip: int = EXAMPLES) -> np.ndarray:
+    """The mask without its first ``skip`` set positions."""
+    rest = mask.copy()
+    rest[np.flatnonzero(mask)[:skip]] = False
+    return rest
 
 
 # --- join -------------------------------------------------------------------------------

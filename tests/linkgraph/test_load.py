@@ -1,5 +1,5 @@
 """Uploading a link graph: a corpus of malformed and awkward files, each answered by its own
-message (tests/core/linkgraph_files/expected.json), and the pieces behind the answers: URL
+message (tests/linkgraph/linkgraph_files/expected.json), and the pieces behind the answers: URL
 normalising, column mapping, the metadata join and a 100,000-link load."""
 
 from __future__ import annotations
@@ -264,6 +264,85 @@ def test_metadata_columns_become_numbers_when_mostly_numbers() -> None:
     odd, _ = load("metadata_non_numeric.csv")
     assert odd.report.counts["non_numeric"] == 3
     assert odd.frame["clicks"].isna().sum() == 2
+
+
+def test_counts_that_cannot_be_are_said_by_line_and_left_empty() -> None:
+    result = metadata(
+        "url,clicks,Page Views,position\n"
+        f"{H}/,12,100,1.5\n{H}/a,4,-7,-2\n{H}/b,1e400,5,1e400\n{H}/c,-3,inf,3\n"
+        f"{H}/d,9,1,2\n"
+    )
+    said = " ".join(result.report.notes)
+    assert "line 4: clicks is 1e400, too large to be a count" in said
+    assert "line 5: clicks is -3; a count cannot be negative" in said
+    assert "line 3: Page Views is -7; a count cannot be negative" in said
+    assert "line 4: position is 1e400, too large to be a number" in said
+    assert "Left a cell empty on line 4: clicks is 1e400" in said  # and what became of it
+    assert "'inf' on line 5" in said  # a word, not a number
+    assert "position is -2" not in said  # not a count: may be negative
+    frame = result.frame
+    assert frame["clicks"].isna().tolist() == [False, False, True, True, False]
+    assert frame["Page Views"].isna().tolist() == [False, True, False, True, False]
+    assert frame["position"].tolist()[:2] == [1.5, -2.0] and pd.isna(frame["position"][2])
+    assert not frame.select_dtypes("number").isin([float("inf"), float("-inf")]).any().any()
+    assert result.report.counts["out_of_range"] == 4
+
+
+def test_whole_counts_stay_whole() -> None:
+    result = metadata(f"url,clicks\n{H}/,12\n{H}/a,4\n")
+    assert result.frame["clicks"].dtype == "int64"
+
+
+def test_cells_that_are_not_urls_are_described_as_what_they_are() -> None:
+    with pytest.raises(LinkGraphError) as raised:
+        load_edges(b"source,target\n1,home\n2,about\n")
+    message = str(raised.value)
+    assert "the source column holds numbers (e.g. '1' on line 2, '2' on line 3)" in message
+    assert "the target column holds text that is not a URL (e.g. 'home' on line 2" in message
+    assert "target column holds numbers" not in message
+    with pytest.raises(LinkGraphError) as raised:
+        load_edges(f"source,target\n{H}/,home\n{H}/a,about us\n".encode())
+    message = str(raised.value)
+    assert "the source column holds URLs and the target column holds text that is not a URL"\
+        in message
+    assert "numbers" not in message
+    with pytest.raises(LinkGraphError, match="holds text that is not a URL, e.g. 'Home'"):
+        metadata("url,clicks\nHome,10\nAbout us,4\n")
+    with pytest.raises(LinkGraphError, match="web addresses without http:// or https://"):
+        load_edges(b"source,target\nwww.example.com/a,www.example.com/b\n")
+
+
+def test_a_line_break_inside_a_url_gets_advice_that_fits() -> None:
+    broken = b'source,target\n"https://x.example/a\nb",https://x.example/c\n'
+    with pytest.raises(LinkGraphError) as raised:
+        load_edges(broken)
+    message = str(raised.value)
+    assert "URLs with a line break inside (e.g. 'https://x.example/a\\nb' on line 2)" in message
+    assert "A URL cannot contain a line break" in message
+    assert "Check which columns" not in message
+    edges = load_edges(broken + b"https://x.example/,https://x.example/c\n")
+    assert "'https://x.example/a\\nb' on line 2 contains a line break" in " ".join(
+        edges.report.notes
+    )
+    assert "a URL cannot contain one" in " ".join(edges.report.notes)
+    with pytest.raises(LinkGraphError) as raised:
+        load_metadata(b'url,clicks\n"https://x.example/a\nb",3\n')
+    assert "A URL cannot contain a line break" in str(raised.value)
+    assert "Choose the column" not in str(raised.value)
+    kept = load_metadata(b'url,clicks\n"https://x.example/a\nb",3\nhttps://x.example/,4\n')
+    assert "a URL cannot contain one" in " ".join(kept.report.notes)
+
+
+def test_encodings_reach_the_link_graph_exactly() -> None:
+    windows, _ = load("windows1252_metadata.csv")
+    assert windows.frame["title"].tolist() == [
+        "Home – “Welcome”", "About us – the team", "Blog: prices from €9 ‘a month’",
+        "Contact… and “support”",
+    ]
+    unicode_text, _ = load("excel_unicode_text.txt")
+    assert f"{H}/café" in set(unicode_text.frame["target"])
+    no_bom, _ = load("utf16_no_bom.csv")
+    assert no_bom.frame.iloc[0].tolist() == [f"{H}/", f"{H}/über-uns"]
 
 
 @pytest.mark.parametrize(
