@@ -5,10 +5,12 @@ nothing). Plain statements ("my name is Ann") become actions by rule; otherwise,
 may ask for something to be done, the action planner (which sees only the user's own
 words) proposes validated actions; safe ones run at once, destructive
 ones wait for the user's click. The context is built from the expert's system prompt,
-remembered facts, a digest of recent activity and progress messages, and as much of the
-conversation as the answering model's window holds. The router picks the tier and
-streams the answer; the answer — or a readable error, or the part that arrived before
-the user stopped it — is stored with the tier, model, cost, savings and route reason.
+remembered facts, a digest of recent activity and progress messages, and the
+conversation; it goes to the router unfitted (a ``ContextSpec``), in one call: the router
+picks the tier, fits the context to the window of each tier it tries (so the answering
+model gets as much of the conversation as its window holds) and streams the answer.
+The answer — or a readable error, or the part that arrived before the user stopped it —
+is stored with the tier, model, cost, savings, route reason and how full the window was.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from assistant import actions
+from assistant import actions, planner
 from assistant.intents import rule_proposals
 from core.conversation import (
     Message,
@@ -32,11 +34,11 @@ from core.conversation import (
 from core.events import digest, recent_events
 from core.experts import Expert, load_expert
 from core.memory import facts, facts_digest, scope_for
-from llm.context import FittedContext, Turn, fit_context
+from llm.context import ContextSpec, FittedContext, Turn
 from llm.errors import LLMError
 from llm.providers.base import Provider
-from llm.router import LLMRequest, Notice, Origin, Router, RouteResult
-from store.db import Database
+from llm.router import LLMRequest, Notice, Origin, RoutedStream, Router, RouteResult
+from store.db import Database, StorageUnwritable
 from store.text import storable
 
 log = logging.getLogger(__name__)
@@ -71,15 +73,15 @@ class TurnResult:
         return [o.effect for o in self.outcomes if o.ok and o.effect]
 
 
-def build_context(
+def context_spec(
     db: Database,
     session_id: str,
-    provider: Provider,
     expert: Expert,
     conversation_id: int | None = None,
     extra: str = "",
-) -> FittedContext:
-    """Expert prompt + facts + activity digest + progress + conversation, fitted to the window."""
+) -> ContextSpec:
+    """Expert prompt + facts + activity digest + progress + conversation, not yet fitted
+    (the router fits it to the window of each tier it tries)."""
     conversation_id = conversation_id or active_conversation(db, session_id)
     messages = history(db, session_id, limit=HISTORY_LIMIT, conversation_id=conversation_id)
     turns = [
@@ -99,15 +101,26 @@ def build_context(
         if narration
         else "",
     ]
-    return fit_context(
+    return ContextSpec(
         expert.system_prompt,
-        sections,
-        turns,
-        count=provider.count_tokens,
-        window=provider.context_window(),
+        tuple(sections),
+        tuple(turns),
         reserve_for_reply=REPLY_TOKENS,
         total_messages=max(total_turns, len(turns)),
     )
+
+
+def build_context(
+    db: Database,
+    session_id: str,
+    provider: Provider,
+    expert: Expert,
+    conversation_id: int | None = None,
+    extra: str = "",
+) -> FittedContext:
+    """``context_spec`` fitted to ``provider``'s window (what the router does per attempt)."""
+    spec = context_spec(db, session_id, expert, conversation_id, extra)
+    return spec.fit(provider.count_tokens, provider.context_window())
 
 
 def _reply_meta(result: RouteResult) -> dict[str, object]:
@@ -162,6 +175,10 @@ class ChatTurn:
             self.user_message = add_message(
                 db, session_id, "user", text, conversation_id=self.conversation_id
             )
+        except StorageUnwritable as exc:
+            raise ChatStorageError(
+                f"Your message was not sent: {exc} It is shown below to copy."
+            ) from exc
         except SQLAlchemyError as exc:
             raise ChatStorageError(
                 "The database is busy or unreachable, so your message was not sent (nothing "
@@ -169,7 +186,12 @@ class ChatTurn:
             ) from exc
         self.result = TurnResult()
 
-    def _store_failure(self, partial: str, error: str, status: str) -> None:
+    def _store_failure(
+        self, routed: RoutedStream | None, partial: str, error: str, status: str
+    ) -> None:
+        if routed is not None:  # the tier and context of the attempt that failed last
+            self.tier = routed.tier
+            self.result.context = routed.context
         self.result.error = error
         self.result.reply = add_message(
             self.db, self.session_id, "assistant", partial, status=status, tier=self.tier,
@@ -180,9 +202,9 @@ class ChatTurn:
     def _origin(self) -> Origin:
         return Origin(session_id=self.session_id, page=self.page)
 
-    def _request(self, messages: list[dict[str, str]]) -> LLMRequest:
+    def _request(self, context: ContextSpec) -> LLMRequest:
         return LLMRequest(
-            messages=messages,
+            context=context,
             purpose=self.expert.purpose,
             expert=self.expert.name,
             expert_tier=self.expert.tier,
@@ -196,8 +218,8 @@ class ChatTurn:
         """Plan and run actions for this user turn; returns a note for the model's context."""
         text = self.user_message.content
         proposals = rule_proposals(text)
-        if not proposals and actions.ACTION_HINT.search(text):
-            plan = actions.plan_actions(
+        if not proposals and planner.may_ask_for_action(text):
+            plan = planner.plan_actions(
                 self.router, text, origin=self._origin(), pages=self.pages
             )
             proposals = list(plan.proposals)
@@ -241,14 +263,9 @@ class ChatTurn:
         routed = None
         try:
             note = self._act()
-            probe = self._request([{"role": "user", "content": self.user_message.content}])
-            self.tier = self.router.first_tier(probe)
-            provider = self.router.provider(self.tier)
-            context = build_context(
-                self.db, self.session_id, provider, self.expert, self.conversation_id, note
-            )
-            self.result.context = context
-            routed = self.router.stream(self._request(context.messages))
+            spec = context_spec(self.db, self.session_id, self.expert, self.conversation_id,
+                                note)
+            routed = self.router.stream(self._request(spec))  # it fits spec per tier tried
             for piece in routed:
                 if isinstance(piece, Notice):
                     yield f"\n\n*{piece.text}*\n\n"
@@ -257,10 +274,10 @@ class ChatTurn:
             result = routed.result
             assert result is not None
             text = result.text.strip() or "(The model returned an empty answer.)"
-            meta = _reply_meta(result) | self._action_meta() | {
-                "context": context.describe(),
-                "context_fill": round(context.fill, 3),
-            }
+            context = self.result.context = result.context
+            meta = _reply_meta(result) | self._action_meta()
+            if context is not None:
+                meta |= {"context": context.describe(), "context_fill": round(context.fill, 3)}
             self.result.route = result
             self.result.reply = add_message(
                 self.db, self.session_id, "assistant", text,
@@ -268,14 +285,16 @@ class ChatTurn:
                 conversation_id=self.conversation_id,
             )
         except LLMError as exc:
-            self._store_failure(routed.text if routed else "", str(exc), "error")
+            self._store_failure(routed, routed.text if routed else "", str(exc), "error")
         except GeneratorExit:
             partial = routed.text if routed else ""
-            self._store_failure(partial, "The answer was stopped before it finished.", "partial")
+            self._store_failure(routed, partial, "The answer was stopped before it finished.",
+                                "partial")
             raise
         except Exception as exc:
             log.exception("chat turn failed")
             self._store_failure(
+                routed,
                 routed.text if routed else "",
                 f"Something went wrong while answering ({exc.__class__.__name__}: {exc}). "
                 "Your message is saved; try again.",

@@ -4,12 +4,17 @@ The system prompt (with its extra sections, such as the activity digest) always 
 and so does the newest message; older messages drop out first. The result says how full
 the window is, whether the count is exact (the model's own tokenizer) or an estimate,
 and what was left out.
+
+A ``ContextSpec`` is the conversation before fitting: the router keeps it with the
+request, scans its full text for private data once, and fits it separately to the window
+of every tier it tries (``spec.fit(count, window)``), so a fallback to a model with a
+smaller window is never sent a context fitted for a bigger one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # Chat templates wrap each message in a few special tokens (role markers, separators).
 PER_MESSAGE_OVERHEAD = 4
@@ -55,6 +60,64 @@ class FittedContext:
         return "; ".join([text, *self.notes]) + "."
 
 
+def system_text(system_prompt: str, sections: Sequence[str]) -> str:
+    """The system message: the prompt, then each non-blank section, a blank line apart."""
+    return "\n\n".join([system_prompt.strip(), *(s.strip() for s in sections if s.strip())])
+
+
+@dataclass(frozen=True)
+class ContextSpec:
+    """A conversation before it is fitted to any window.
+
+    ``history`` is oldest first; ``sections`` are optional background, most important
+    first (see ``fit_context``). ``total_messages`` counts the whole conversation when
+    ``history`` holds only its newest part.
+    """
+
+    system_prompt: str
+    sections: tuple[str, ...] = ()
+    history: tuple[Turn, ...] = ()
+    reserve_for_reply: int = 512  # give the request's max_tokens
+    total_messages: int | None = None
+
+    def __post_init__(self) -> None:  # lists are accepted, kept as tuples
+        object.__setattr__(self, "sections", tuple(self.sections))
+        object.__setattr__(self, "history", tuple(self.history))
+
+    def messages(self) -> list[dict[str, str]]:
+        """Every message, nothing left out: what a privacy scan must see."""
+        system = {"role": "system", "content": system_text(self.system_prompt, self.sections)}
+        return [system, *({"role": t.role, "content": t.content} for t in self.history)]
+
+    def essential(self) -> list[dict[str, str]]:
+        """What fitting never leaves out: the system prompt (without its optional
+        sections) and the newest message. A window too small for these is too small."""
+        messages = [{"role": "system", "content": self.system_prompt.strip()}]
+        if self.history:
+            messages.append({"role": self.history[-1].role, "content": self.history[-1].content})
+        return messages
+
+    def pieces(self) -> list[str]:
+        """The texts the system message is joined from (prompt first, blank sections out)."""
+        return [self.system_prompt.strip(), *(s.strip() for s in self.sections if s.strip())]
+
+    def map_text(self, change: Callable[[str], str]) -> ContextSpec:
+        """The same spec with ``change`` applied to every text (e.g. a redaction)."""
+        return replace(
+            self,
+            system_prompt=change(self.system_prompt.strip()),
+            sections=tuple(change(s) for s in self.pieces()[1:]),
+            history=tuple(Turn(t.role, change(t.content)) for t in self.history),
+        )
+
+    def fit(self, count: TokenCounter, window: int) -> FittedContext:
+        """Fit for a model whose tokens ``count`` gives and whose window is ``window``."""
+        return fit_context(
+            self.system_prompt, self.sections, self.history, count=count, window=window,
+            reserve_for_reply=self.reserve_for_reply, total_messages=self.total_messages,
+        )
+
+
 def fit_context(
     system_prompt: str,
     sections: Sequence[str],
@@ -75,7 +138,7 @@ def fit_context(
     kept_sections = [s.strip() for s in sections if s.strip()]
     newest_tokens = count(history[-1].content)[0] + PER_MESSAGE_OVERHEAD if history else 0
     while True:
-        system = "\n\n".join([system_prompt.strip(), *kept_sections])
+        system = system_text(system_prompt, kept_sections)
         system_tokens, exact = count(system)
         used = system_tokens + PER_MESSAGE_OVERHEAD
         budget = window - reserve_for_reply - used

@@ -1,16 +1,31 @@
 """The router: every LLM call in Ambient goes through here.
 
-It decides, in this order, and writes down why at each step:
+It plans once per call (one ``_plan``, one privacy scan) and then tries the planned tiers
+in turn. It decides, in this order, and writes down why at each step:
 
-1. privacy — a prompt with personal data or secrets stays on local tiers (or, in
-   "redact then escalate" mode, reaches the cloud only with placeholders);
+1. privacy — the request's full text is scanned once: with a ``ContextSpec`` that is the
+   whole unfitted conversation (every section and every loaded message, including those
+   a small window will leave out). A prompt with personal data or secrets stays on local
+   tiers, or, in "redact then escalate" mode, reaches the cloud only with placeholders:
+   the redaction is made once per call, with one ``privacy.Redaction``, so a value keeps
+   its placeholder in every attempt and is restored in the answer;
 2. pin — the user's tier or model choice, if any;
 3. budget — a cloud call must fit in what is left of the daily and session caps;
    its worst case is reserved first and settled after;
 4. availability — a tier that is down, missing its model or cooling down is skipped;
-5. difficulty — purpose, prompt size and the expert's tier choose where to start;
+5. difficulty — purpose, prompt size and the expert's tier choose where to start. The
+   size of a ``ContextSpec`` request is what fitting can never leave out (the system
+   prompt and the newest message), since older messages and background sections are
+   dropped to fit; a tier whose window cannot hold that much is started above;
 6. cascade — an answer that fails validation (empty, cut off, refused, invalid JSON
    after one repair attempt) goes one tier up.
+
+Per attempt, a request with a ``ContextSpec`` is fitted to the tier actually tried (its
+provider's ``count_tokens`` and ``context_window(model)``; the redacted spec for a
+redacted cloud attempt). When a fallback's smaller window leaves out more than the
+attempt before, a "context" decision says so ("Refitted the context for the embedded
+tier's 4,096-token window: 12 older messages left out."). ``RouteResult.context`` is the
+fitted context of the attempt that answered.
 
 Every attempt, including failures and refusals, is booked in the ledger.
 """
@@ -18,17 +33,18 @@ Every attempt, including failures and refusals, is booked in the ledger.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from llm import ledger, privacy
+from llm.context import ContextSpec, FittedContext, system_text
+from llm.env import env_bool, env_choice, env_usd
 from llm.errors import LLMError
 from llm.health import TierHealth
 from llm.ledger import Budget, BudgetRefusal, CallRecord
-from llm.prices import PriceTable, load_prices, usd
+from llm.prices import PriceTable, format_usd, load_prices, usd
 from llm.providers import TIER_ORDER, get_provider, registered_tiers
 from llm.providers.base import ChatRequest, Provider, Reply, Usage, estimate_tokens
 from llm.validation import check
@@ -51,11 +67,6 @@ REPAIR_PROMPT = (
 )
 
 
-def _env_usd(name: str, default: str) -> Decimal | None:
-    raw = os.environ.get(name, default).strip().lower()
-    return None if raw in ("", "none", "off") else Decimal(raw)
-
-
 @dataclass
 class RouterSettings:
     privacy_mode: str = "keep_local"
@@ -68,17 +79,13 @@ class RouterSettings:
 
     @classmethod
     def from_env(cls) -> RouterSettings:
-        mode = os.environ.get("AMBIENT_PRIVACY_MODE", "keep_local")
-        if mode not in PRIVACY_MODES:
-            raise ValueError(
-                f"AMBIENT_PRIVACY_MODE must be one of {', '.join(PRIVACY_MODES)}, not {mode!r}."
-            )
+        mode = env_choice("AMBIENT_PRIVACY_MODE", "keep_local", PRIVACY_MODES)
         return cls(
             privacy_mode=mode,
-            allow_cloud=os.environ.get("AMBIENT_ALLOW_CLOUD", "1") not in ("0", "false", "no"),
+            allow_cloud=env_bool("AMBIENT_ALLOW_CLOUD", True),
             budget=Budget(
-                daily_usd=_env_usd("AMBIENT_DAILY_BUDGET_USD", "1.00"),
-                session_usd=_env_usd("AMBIENT_SESSION_BUDGET_USD", "0.25"),
+                daily_usd=env_usd("AMBIENT_DAILY_BUDGET_USD", "1.00"),
+                session_usd=env_usd("AMBIENT_SESSION_BUDGET_USD", "0.25"),
             ),
         )
 
@@ -95,7 +102,12 @@ class Origin:
 
 @dataclass(frozen=True)
 class LLMRequest:
-    messages: list[dict[str, str]]
+    """One call. Give ``messages`` as they are to be sent, or a ``context`` (a
+    ``ContextSpec``) for the router to fit to the window of each tier it tries; with a
+    ``context``, ``messages`` is derived from it (the full, unfitted conversation, which
+    the privacy scan reads) and must not be given."""
+
+    messages: list[dict[str, str]] = field(default_factory=list)
     purpose: str = "chat"
     expert: str | None = None
     expert_tier: str | None = None
@@ -105,11 +117,21 @@ class LLMRequest:
     origin: Origin = field(default_factory=Origin)
     max_tokens: int = 512
     temperature: float = 0.7
+    context: ContextSpec | None = None
+
+    def __post_init__(self) -> None:
+        if self.context is None:
+            return
+        full = self.context.messages()
+        if self.messages and self.messages != full:
+            raise ValueError("Give an LLMRequest its messages or a context, not both.")
+        object.__setattr__(self, "messages", full)
 
 
 @dataclass(frozen=True)
 class Decision:
-    step: str  # privacy, pin, budget (a refusal), reserve, availability, difficulty, cascade
+    # privacy, pin, budget (a refusal), reserve, availability, difficulty, context, cascade
+    step: str
     reason: str
     tier: str | None = None
 
@@ -148,6 +170,7 @@ class RouteResult:
     note: str = ""
     latency_s: float = 0.0
     ttft_s: float | None = None
+    context: FittedContext | None = None  # as sent to the answering tier (with a spec)
 
     @property
     def savings_usd(self) -> Decimal:
@@ -186,10 +209,19 @@ def estimate_prompt_tokens(messages: list[dict[str, str]]) -> int:
 
 
 @dataclass
+class _Privacy:
+    """What the privacy step found, and what a cloud attempt may be sent instead."""
+
+    cloud_ok: bool
+    redaction: privacy.Redaction | None = None
+    redacted: list[dict[str, str]] | None = None  # a request given as messages
+    redacted_spec: ContextSpec | None = None  # a request given as a context
+
+
+@dataclass
 class _Plan:
     candidates: list[str]
-    redaction: privacy.Redaction | None = None
-    redacted: list[dict[str, str]] | None = None
+    privacy: _Privacy
     models: dict[str, str] = field(default_factory=dict)
 
 
@@ -220,7 +252,8 @@ class RoutedStream:
     """Iterate for text pieces (``str``) and ``Notice``s; ``result`` is set at the end.
 
     If no tier can answer, iteration raises ``RouteError`` (a readable message), and
-    ``decisions``/``attempts`` still tell what was tried.
+    ``decisions``/``attempts`` still tell what was tried. ``tier`` and ``context`` are the
+    current (at the end, the last) attempt's tier and fitted context.
     """
 
     def __init__(self, router: Router, request: LLMRequest) -> None:
@@ -231,6 +264,8 @@ class RoutedStream:
         self.attempts: list[Attempt] = []
         self.result: RouteResult | None = None
         self.text = ""  # text of the current attempt so far (kept if the caller stops)
+        self.tier: str | None = None
+        self.context: FittedContext | None = None
         self._events = router._run(self)
 
     def __iter__(self) -> Iterator[str | Notice]:
@@ -285,14 +320,6 @@ class Router:
     def complete(self, request: LLMRequest) -> RouteResult:
         return self.stream(request).collect()
 
-    def first_tier(self, request: LLMRequest) -> str:
-        """The tier most likely to answer ``request`` (for fitting its context window)."""
-        plan = self._plan(request, [])
-        for tier in plan.candidates:
-            if self._available(tier)[0]:
-                return tier
-        return plan.candidates[0] if plan.candidates else "embedded"
-
     def _available(self, tier: str) -> tuple[bool, str]:
         resting = self.health.resting_reason(tier)
         if resting:
@@ -310,36 +337,44 @@ class Router:
             return "cloud"
         return "local" if "local" in self.tiers() else None
 
-    def _plan(self, request: LLMRequest, decisions: list[Decision]) -> _Plan:
-        """Candidate tiers in order, the pinned model, and what the cloud may see."""
-        tiers = self.tiers()
-        findings = [f for m in request.messages for f in privacy.scan(m.get("content", ""))]
-        cloud_ok = "cloud" in tiers
-        redaction: privacy.Redaction | None = None
-        redacted: list[dict[str, str]] | None = None
+    def _privacy(self, request: LLMRequest, decisions: list[Decision]) -> _Privacy:
+        """Scan the request's full text once; redact it once if the mode says so."""
+        found = [privacy.scan(m.get("content", "")) for m in request.messages]
+        findings = [f for message in found for f in message]
+        result = _Privacy(cloud_ok="cloud" in self.tiers())
         if findings:
             what = privacy.describe(findings)
             if self.settings.privacy_mode == "redact":
-                redaction = privacy.Redaction()
-                redacted = []
-                for message in request.messages:
-                    clean, redaction = privacy.redact(message.get("content", ""), redaction)
-                    redacted.append({**message, "content": clean})
+                result.redaction = privacy.Redaction()
+                if request.context is not None:
+                    result.redacted_spec = _redact_spec(request.context, found, result.redaction)
+                else:
+                    result.redacted = []
+                    for message in request.messages:
+                        clean, _ = privacy.redact(message.get("content", ""), result.redaction)
+                        result.redacted.append({**message, "content": clean})
                 decisions.append(Decision(
                     "privacy",
                     f"The prompt {what}; it is replaced by placeholders before any cloud call "
                     "and restored in the answer.",
                 ))
             else:
-                cloud_ok = False
+                result.cloud_ok = False
                 decisions.append(Decision(
                     "privacy", f"The prompt {what}, so it stays on this machine (no cloud)."
                 ))
         else:
             decisions.append(Decision("privacy", "No personal data or secrets found."))
-        if not self.settings.allow_cloud and cloud_ok:
-            cloud_ok = False
+        if not self.settings.allow_cloud and result.cloud_ok:
+            result.cloud_ok = False
             decisions.append(Decision("privacy", "Cloud calls are turned off in Settings."))
+        return result
+
+    def _plan(self, request: LLMRequest, decisions: list[Decision]) -> _Plan:
+        """Candidate tiers in order, the pinned model, and what the cloud may see."""
+        tiers = self.tiers()
+        private = self._privacy(request, decisions)
+        cloud_ok = private.cloud_ok
 
         pinned = request.tier or (request.model and self._tier_of_model(request.model))
         if pinned:
@@ -353,11 +388,11 @@ class Router:
                     "pin", "Pinned to the cloud, but the prompt must stay local: using the "
                     "local tiers instead.", "local",
                 ))
-                return _Plan([t for t in ("local", "embedded") if t in tiers])
+                return _Plan([t for t in ("local", "embedded") if t in tiers], private)
             what = f"the model {request.model}" if request.model else f"the {pinned} tier"
             decisions.append(Decision("pin", f"Pinned to {what}.", pinned))
             models = {pinned: request.model} if request.model else {}
-            return _Plan([pinned], redaction, redacted, models)
+            return _Plan([pinned], private, models)
 
         start = PURPOSE_START.get(request.purpose, "embedded")
         why = f"{request.purpose} starts on the {start} tier"
@@ -366,7 +401,9 @@ class Router:
             why = f"the {request.expert or 'chosen'} expert asks for the {start} tier"
         if not cloud_ok:
             tiers = [t for t in tiers if t != "cloud"]
-        prompt = sum(estimate_tokens(m.get("content", "")) for m in request.messages)
+        # A spec's older messages and sections are dropped to fit: only what must go in counts.
+        sized = request.context.essential() if request.context is not None else request.messages
+        prompt = sum(estimate_tokens(m.get("content", "")) for m in sized)
         for tier in tiers:
             window = self.provider(tier).context_window(None)
             if _rank(tier) >= _rank(start) and prompt + request.max_tokens > window:
@@ -380,7 +417,7 @@ class Router:
         up = [t for t in tiers if _rank(t) >= _rank(start)]
         down = [t for t in reversed(tiers) if _rank(t) < _rank(start)]
         decisions.append(Decision("difficulty", f"Starting on {start}: {why}.", start))
-        return _Plan(up + down, redaction, redacted)
+        return _Plan(up + down, private)
 
     # -- running ---------------------------------------------------------------------
     def _record(
@@ -414,7 +451,9 @@ class Router:
         except RouteError as exc:
             self._book_unanswered(stream, str(exc))
             raise
-        candidates, redaction, redacted = plan.candidates, plan.redaction, plan.redacted
+        candidates, private = plan.candidates, plan.privacy
+        redaction = private.redaction
+        fitted_before: FittedContext | None = None  # the last attempt's fitted context
         attempt_no = 0
         position = 0
         min_rank = -1  # after a failed validation, only higher tiers may answer
@@ -432,9 +471,25 @@ class Router:
                 decisions.append(Decision("availability", f"Skipped {tier}: {why_not}", tier))
                 last_failure = why_not
                 continue
+            stream.tier = tier
+            redacting = tier == "cloud" and redaction is not None
+            restoring = redaction if redacting else None
+            if request.context is not None:
+                spec = private.redacted_spec if redacting else request.context
+                assert spec is not None
+                fitted = spec.fit(
+                    lambda text, p=provider, m=model: p.count_tokens(text, m),
+                    provider.context_window(model),
+                )
+                refitted = _refit_reason(tier, fitted, fitted_before)
+                if refitted:
+                    decisions.append(Decision("context", refitted, tier))
+                fitted_before = stream.context = fitted
+                messages = fitted.messages
+            else:
+                messages = (private.redacted if redacting and private.redacted is not None
+                            else request.messages)
             to_cloud = tier == "cloud"
-            messages = redacted if (to_cloud and redacted is not None) else request.messages
-            restoring = redaction if (to_cloud and redacted is not None) else None
 
             repaired = False
             while True:
@@ -455,8 +510,8 @@ class Router:
                         break
                     reservation = outcome
                     decisions.append(Decision(
-                        "reserve", f"Reserved up to ${usd(estimate):.4f} of the cloud budget.",
-                        tier,
+                        "reserve",
+                        f"Reserved up to {format_usd(usd(estimate))} of the cloud budget.", tier,
                     ))
 
                 buffer = _RestoringBuffer(restoring)
@@ -600,8 +655,58 @@ class Router:
             model=reply.model, usage=reply.usage, cost_usd=usd(record.cost_nusd),
             counterfactual_usd=usd(record.counterfactual_nusd), decisions=stream.decisions,
             attempts=stream.attempts, data=data, validated=validated, note=note,
-            latency_s=reply.latency_s, ttft_s=reply.ttft_s,
+            latency_s=reply.latency_s, ttft_s=reply.ttft_s, context=stream.context,
         )
+
+
+def _redact_spec(
+    spec: ContextSpec, found: list[list[privacy.Finding]], redaction: privacy.Redaction
+) -> ContextSpec:
+    """``spec`` with every private text replaced by placeholders from ``redaction``.
+
+    ``found`` is the scan of ``spec.messages()``, one list per message. Each text is
+    redacted on its own (so a redacted spec can still be fitted, section by section);
+    a finding that spans two sections of the system message (the scan read them joined)
+    makes the whole system message one text, so nothing private slips between them.
+    """
+    pieces = spec.pieces()
+    spans, start = [], 0
+    for piece in pieces:
+        spans.append((start, start + len(piece)))
+        start += len(piece) + 2  # the blank line between pieces
+    private: set[str] = set()
+    for finding in found[0] if found else []:
+        inside = [i for i, (a, b) in enumerate(spans) if a <= finding.start and finding.end <= b]
+        if not inside:
+            spec = replace(spec, system_prompt=system_text(spec.system_prompt, spec.sections),
+                           sections=())
+            private.add(spec.system_prompt.strip())
+            break
+        private.add(pieces[inside[0]])
+    private.update(t.content for t, hits in zip(spec.history, found[1:], strict=True) if hits)
+    return spec.map_text(
+        lambda text: privacy.redact(text, redaction)[0] if text in private else text
+    )
+
+
+def _refit_reason(tier: str, fitted: FittedContext, before: FittedContext | None) -> str:
+    """Words for a context fitted smaller than the last attempt's ("" if it is not)."""
+    if before is None or fitted.window >= before.window:
+        return ""
+    shape = (fitted.dropped_messages, fitted.dropped_sections, fitted.truncated_newest)
+    if shape == (before.dropped_messages, before.dropped_sections, before.truncated_newest):
+        return ""
+    left = []
+    if fitted.dropped_messages:
+        n = fitted.dropped_messages
+        left.append(f"{n:,} older message{'s' if n != 1 else ''} left out")
+    if fitted.dropped_sections:
+        n = fitted.dropped_sections
+        left.append(f"{n} background section{'s' if n != 1 else ''} left out")
+    if fitted.truncated_newest:
+        left.append("the newest message cut to fit")
+    return (f"Refitted the context for the {tier} tier's {fitted.window:,}-token window: "
+            f"{'; '.join(left) or 'nothing left out'}.")
 
 
 def _rank(tier: str | None) -> int:

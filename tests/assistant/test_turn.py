@@ -118,3 +118,36 @@ def test_a_database_locked_past_the_busy_timeout_loses_and_half_writes_nothing(
     assert [m.content for m in history(database, sid)] == ["Is anyone there?"]
     assert turn.user_message.status == "ok"
     database.dispose()
+
+
+def test_a_turn_makes_one_router_call_and_scans_the_conversation_once(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llm import privacy
+    from llm import router as router_module
+
+    scanned: list[str] = []
+    real = privacy.scan
+
+    def scan(text: str) -> list[privacy.Finding]:
+        scanned.append(text)
+        return real(text)
+
+    monkeypatch.setattr(router_module.privacy, "scan", scan)
+    router = embedded_router(db)
+    streams = []
+    real_stream = router.stream
+    monkeypatch.setattr(router, "stream", lambda r: streams.append(r) or real_stream(r))
+    sid = ensure_session(db, None)
+    question = "Why is the sky blue? Answer in one sentence."
+    turn = ChatTurn(db, sid, question, router=router)
+    "".join(turn.stream())
+    assert len(streams) == 1 and streams[0].context is not None
+    assert sum(question in text for text in scanned) == 1
+    assert scanned == [m["content"] for m in streams[0].context.messages()]
+    context = turn.result.context
+    assert context is not None and context is turn.result.route.context
+    answer = history(db, sid)[-1]
+    assert answer.meta["context"] == context.describe()
+    assert answer.meta["context_fill"] == round(context.fill, 3)
+    assert context.window == get_provider("embedded").context_window()

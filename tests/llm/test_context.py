@@ -39,3 +39,24 @@ def test_an_estimate_is_marked_as_one() -> None:
     fitted = fit_context("sys", [], [Turn("user", "hi")], count=lambda t: (len(t), False),
                          window=100, reserve_for_reply=10)
     assert not fitted.exact and "about" in fitted.describe()
+
+
+def test_a_spec_fits_like_fit_context_and_keeps_its_full_text() -> None:
+    from llm.context import ContextSpec
+
+    history = [Turn("user" if i % 2 == 0 else "assistant", f"message {i} " * 10) for i in range(30)]
+    spec = ContextSpec("You are helpful.", ("Facts: none", " ", "Activity: none"), history,
+                       reserve_for_reply=50, total_messages=40)
+    assert isinstance(spec.history, tuple) and hash(spec)  # frozen, lists accepted
+    fitted = spec.fit(words, 200)
+    assert fitted == fit_context("You are helpful.", spec.sections, history, count=words,
+                                 window=200, reserve_for_reply=50, total_messages=40)
+    assert fitted.dropped_messages == 40 - (len(fitted.messages) - 1)
+    full = spec.messages()
+    assert full[0]["content"] == "You are helpful.\n\nFacts: none\n\nActivity: none"
+    assert [m["content"] for m in full[1:]] == [t.content for t in history]
+    assert spec.essential() == [{"role": "system", "content": "You are helpful."},
+                                {"role": "assistant", "content": history[-1].content}]
+    upper = spec.map_text(str.upper)
+    assert upper.messages()[0]["content"] == full[0]["content"].upper()
+    assert upper.history[-1] == Turn(history[-1].role, history[-1].content.upper())
