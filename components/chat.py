@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import threading
-from decimal import Decimal
 
 import streamlit as st
 
 from assistant import actions
 from assistant.turn import MAX_USER_CHARS, ChatInputError, ChatStorageError, ChatTurn
+from components.confirm import ask_first, confirm_or_cancel
 from components.llm import router
 from components.navigation import page_path, page_titles
 from core.conversation import (
@@ -34,6 +34,7 @@ from core.conversation import (
 from core.events import record_event
 from core.experts import DEFAULT_EXPERT, Expert, load_experts
 from core.narration import recent_narration
+from llm.prices import format_usd
 from store.db import Database
 
 SHOWN_MESSAGES = 60
@@ -47,18 +48,14 @@ _REPLY_SETTLE_SECONDS = 5
 
 
 # -- small pieces ------------------------------------------------------------------------
-def _money(value: object) -> str:
-    amount = Decimal(str(value))
-    return f"${amount:.4f}" if amount < 1 else f"${amount:,.2f}"
-
-
 def _model_tag(message: Message) -> str:
     parts = [p for p in (message.tier, message.model) if p]
     meta = message.meta
     if "completion_tokens" in meta:
         parts.append(f"{meta['prompt_tokens']}+{meta['completion_tokens']} tokens")
     if "cost_usd" in meta:
-        parts.append(f"{_money(meta['cost_usd'])} (saved {_money(meta['savings_usd'])})")
+        cost, saved = format_usd(meta["cost_usd"]), format_usd(meta["savings_usd"])
+        parts.append(f"{cost} (saved {saved})")
     return " · ".join(parts)
 
 
@@ -165,24 +162,13 @@ def _conversation_menu(db: Database, session_id: str, conversation_id: int) -> N
                                                  conversation_id=conversation_id)),
             "conversation.json", "application/json", key="chat_export_json",
             icon=":material/download:", disabled=not count)
-        if not st.session_state.get("chat_confirm_clear"):
-            if st.button("Clear this conversation", icon=":material/delete:", key="chat_clear",
-                         disabled=not count):
-                st.session_state.chat_confirm_clear = True
-                st.rerun()
-        else:
-            st.warning(f"Delete all {count} messages of this conversation? "
-                       "This cannot be undone.")
-            yes, no = st.columns(2)
-            if yes.button("Yes, clear", type="primary", key="chat_clear_yes"):
-                removed = clear_conversation(db, session_id, conversation_id)
-                record_event(db, session_id, "form_submitted",
-                             f"Cleared the conversation ({removed} messages)")
-                st.session_state.chat_confirm_clear = False
-                st.rerun()
-            if no.button("Cancel", key="chat_clear_no"):
-                st.session_state.chat_confirm_clear = False
-                st.rerun()
+        if ask_first("Clear this conversation", "chat_clear",
+                     f"Delete all {count} messages of this conversation? This cannot be undone.",
+                     yes="Yes, clear", icon=":material/delete:", disabled=not count):
+            removed = clear_conversation(db, session_id, conversation_id)
+            record_event(db, session_id, "form_submitted",
+                         f"Cleared the conversation ({removed} messages)")
+            st.rerun()
 
 
 # -- pending destructive actions ---------------------------------------------------------
@@ -193,13 +179,12 @@ def _pending_actions(db: Database, session_id: str, message: Message) -> None:
     context = actions.ActionContext(db, session_id, st.session_state.get("current_page"),
                                     user_turn=True, pages=page_titles())
     for index, item in enumerate(pending):
-        st.warning(item["summary"], icon=":material/help:")
-        yes, no = st.columns(2)
-        if yes.button("Confirm", key=f"confirm_{message.id}_{index}", type="primary"):
+        answer = confirm_or_cancel(item["summary"], f"action_{message.id}_{index}")
+        if answer:
             outcome = actions.confirm(context, actions.Proposal(item["name"], item["args"]))
             _resolve(db, message, outcome.message, outcome.ok)
             st.rerun()
-        if no.button("Cancel", key=f"cancel_{message.id}_{index}"):
+        if answer is False:
             _resolve(db, message, f"Cancelled: {item['summary']}", True)
             st.rerun()
 
@@ -286,8 +271,9 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
             if fill is not None:
                 st.progress(min(float(fill), 1.0), text=replies[-1].meta.get("context", ""))
 
-        st.chat_input("Message the assistant", key="chat_input", max_chars=MAX_USER_CHARS,
-                      on_submit=_queue_prompt)
+        # No max_chars: the browser would drop or cut a longer paste without a word. The
+        # turn refuses it with the limit, and the text is shown back to copy.
+        st.chat_input("Message the assistant", key="chat_input", on_submit=_queue_prompt)
 
 
 def _queue_prompt() -> None:
@@ -319,6 +305,8 @@ def _answer(db: Database, session_id: str, queued: list[str]) -> None:
     except ChatInputError as exc:
         queued.pop(0)
         st.sidebar.warning(str(exc))
+        if len(prompt) > MAX_USER_CHARS:  # keep it for the user: copy, shorten, send again
+            st.sidebar.code(prompt, language=None, wrap_lines=True, height=160)
         return
     except ChatStorageError as exc:
         queued.pop(0)

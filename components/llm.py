@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
 from components.session import database
+from llm.env import env_text
 from llm.providers import register
 from llm.providers.cloud import CloudProvider
 from llm.router import Router, RouterSettings
@@ -26,7 +25,7 @@ def cloud_key_source() -> str | None:
     """Where the cloud key comes from (never the key itself)."""
     if secret("OPENAI_API_KEY"):
         return "Streamlit secrets"
-    if os.environ.get("OPENAI_API_KEY"):
+    if env_text("OPENAI_API_KEY"):
         return "the OPENAI_API_KEY environment variable"
     return None
 

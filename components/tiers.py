@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.llm import router
+from llm.providers.base import Health
 
 TIER_BLURBS = {
     "embedded": "In-process llama.cpp model; always there, offline, free.",
@@ -13,13 +14,21 @@ TIER_BLURBS = {
 }
 
 
-def render_tier_status() -> None:
+def tier_tile(tier: str) -> Health:
+    """The tier's status — available or not, what it is, what its health check said —
+    drawn where the caller is; returns that health (Settings lists its models)."""
     routing = router()
-    tiers = routing.tiers()
+    health = routing.health.check(tier, routing.provider(tier))
+    icon = ":material/check_circle:" if health.available else ":material/cancel:"
+    st.markdown(f"**{icon} {tier.capitalize()}**")
+    st.caption(TIER_BLURBS.get(tier, ""))
+    st.write(health.detail)
+    return health
+
+
+def render_tier_status() -> None:
+    """One bordered tile per tier, side by side."""
+    tiers = router().tiers()
     for column, tier in zip(st.columns(len(tiers)), tiers, strict=True):
-        health = routing.health.check(tier, routing.provider(tier))
         with column, st.container(border=True):
-            icon = ":material/check_circle:" if health.available else ":material/cancel:"
-            st.markdown(f"**{icon} {tier.capitalize()}**")
-            st.caption(TIER_BLURBS.get(tier, ""))
-            st.write(health.detail)
+            tier_tile(tier)

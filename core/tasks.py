@@ -8,7 +8,9 @@ id and only ever touches that session's tasks: a task id from another session is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -319,6 +321,113 @@ def reorder(db: Database, session_id: str, ordered_ids: Sequence[int]) -> list[T
             if rows[task_id].position != position:
                 rows[task_id].position, rows[task_id].updated_at = position, now
     return list_tasks(db, session_id)
+
+
+# -- the Tasks page's editable table ------------------------------------------------------
+EDITABLE = ("title", "priority", "notes")
+
+
+def editor_rows(tasks: Sequence[Task]) -> list[dict[str, object]]:
+    """The rows of the editable table, in list order: ``order`` numbers them from 1."""
+    return [{"id": t.id, "order": n, "done": t.done, "title": t.title, "priority": t.priority,
+             "notes": t.notes} for n, t in enumerate(tasks, start=1)]
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """One edited row: ``fields`` holds the new title, priority and notes if any of them
+    changed; ``done`` is True to complete the task, False to reopen it, None to leave it."""
+
+    task_id: int
+    title: str
+    fields: dict[str, object] | None = None
+    done: bool | None = None
+
+
+@dataclass(frozen=True)
+class TableChanges:
+    rows: list[RowChange]
+    order: list[int] | None = None  # every task id in its new order, if the order changed
+
+    def __bool__(self) -> bool:
+        return bool(self.rows) or self.order is not None
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _cell(column: str, value: object) -> object:
+    """A cell as the task functions take it: a whole number for ``priority`` (a table hands
+    over 2.0 or numpy's int64), text for ``title`` and ``notes``; anything else stays as
+    it is, so ``update_task`` refuses it with a sentence."""
+    if column == "priority":
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, numbers.Real) and not _blank(value) and float(value).is_integer():
+            return int(value)
+        return value
+    return "" if _blank(value) else str(value)
+
+
+def table_changes(before: Sequence[Mapping[str, object]],
+                  after: Sequence[Mapping[str, object]]) -> TableChanges:
+    """What the user changed in the table of ``editor_rows``: edited rows, ticked or
+    unticked ``done`` boxes, and a new order.
+
+    Rows are matched by ``id``; a row missing from ``after`` is left alone. Renumbering
+    ``order`` reorders: tasks given the same number keep their old relative order, and
+    one whose number was cleared goes last.
+    """
+    was = {int(str(row["id"])): row for row in before}
+    rows, numbered = [], []
+    for row in after:
+        task_id = int(str(row["id"]))
+        old = was.get(task_id)
+        if old is None:
+            continue
+        new = {column: _cell(column, row.get(column)) for column in EDITABLE}
+        edited = any(new[c] != _cell(c, old.get(c)) for c in EDITABLE)
+        done = bool(row.get("done"))
+        ticked = done if done != bool(old.get("done")) else None
+        if edited or ticked is not None:
+            rows.append(RowChange(task_id, str(new["title"] or old.get("title")),
+                                  new if edited else None, ticked))
+        order = row.get("order")
+        numbered.append((_blank(order), 0 if _blank(order) else order, old.get("order"),
+                         task_id))
+    moved = any(n[1] != was[n[3]].get("order") for n in numbered)
+    return TableChanges(rows, [n[3] for n in sorted(numbered)] if moved else None)
+
+
+@dataclass(frozen=True)
+class AppliedChanges:
+    done: list[str]  # what was changed, one sentence each (for the activity log)
+    refused: list[str]  # what was not, and why
+
+
+def apply_table_changes(db: Database, session_id: str, changes: TableChanges) -> AppliedChanges:
+    """Make ``changes``: each row on its own, so one refused edit does not block the rest."""
+    done, refused = [], []
+    for change in changes.rows:
+        try:
+            if change.fields is not None:
+                update_task(db, session_id, change.task_id, **change.fields)
+                done.append(f"Edited the task '{change.fields['title']}'")
+            if change.done is not None:
+                (complete_task if change.done else reopen_task)(db, session_id, change.task_id)
+                verb = "Completed" if change.done else "Reopened"
+                done.append(f"{verb} the task '{change.title}'")
+        except TaskError as exc:
+            refused.append(f"Task {change.title!r} was not changed: {exc}")
+    if changes.order is not None:
+        try:
+            reorder(db, session_id, changes.order)
+        except TaskError as exc:
+            refused.append(f"The tasks were not reordered: {exc}")
+        else:
+            done.append("Reordered the tasks")
+    return AppliedChanges(done, refused)
 
 
 # -- CSV import and export --------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import case, func, select, text, update
 from sqlalchemy.orm import Session
 
-from llm.prices import NANO, usd
+from llm.prices import NANO, format_usd, usd
 from store.db import Database, utcnow
 from store.models import LLMCallRow
 
@@ -141,17 +141,17 @@ def reserve(
         refusal = None
         if left_today is not None and estimate_nusd > left_today:
             refusal = (
-                f"The daily cloud budget of ${budget.daily_usd:.2f} would be exceeded: this call "
-                f"may cost up to ${usd(estimate_nusd):.4f} and ${usd(max(left_today, 0)):.4f} is "
-                f"left today. It resets at {_when_reset(now)}; raise the budget in Settings to "
-                "go on now."
+                f"The daily cloud budget of {format_usd(budget.daily_usd)} would be exceeded: "
+                f"this call may cost up to {format_usd(usd(estimate_nusd))} and "
+                f"{format_usd(usd(max(left_today, 0)))} is left today. It resets at "
+                f"{_when_reset(now)}; raise the budget in Settings to go on now."
             )
         elif left_session is not None and estimate_nusd > left_session:
             refusal = (
-                f"The session's cloud budget of ${budget.session_usd:.2f} would be exceeded: this "
-                f"call may cost up to ${usd(estimate_nusd):.4f} and "
-                f"${usd(max(left_session, 0)):.4f} is left. Start a new session or raise the "
-                "budget in Settings."
+                f"The session's cloud budget of {format_usd(budget.session_usd)} would be "
+                f"exceeded: this call may cost up to {format_usd(usd(estimate_nusd))} and "
+                f"{format_usd(usd(max(left_session, 0)))} is left. Start a new session or "
+                "raise the budget in Settings."
             )
         if refusal:
             s.add(_row(record, status="blocked", route_reason=refusal, error_text=refusal))

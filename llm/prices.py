@@ -8,12 +8,14 @@ the ledger adds up to the cent. One file, ``llm/prices.json``, versioned with th
 from __future__ import annotations
 
 import json
-import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+
+from llm.env import env_text
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "prices.json"
 NANO = Decimal(1_000_000_000)
@@ -58,23 +60,79 @@ class PriceTable:
         return self.models[self.reference_model].cost_nusd(prompt, completion)
 
     def to_json(self) -> dict[str, Any]:
-        def entry(p: Price) -> dict[str, Any]:
-            return {"input": float(p.input), "output": float(p.output),
-                    "checked": p.checked.isoformat()}
-
         return {
             "version": self.version,
             "currency": "USD",
             "unit": "per 1M tokens",
             "reference_model": self.reference_model,
             "note": self.note,
-            "models": {name: entry(p) for name, p in self.models.items()},
-            "tiers": {name: entry(p) for name, p in self.tiers.items()},
+            "models": {name: _entry(p) for name, p in self.models.items()},
+            "tiers": {name: _entry(p) for name, p in self.tiers.items()},
         }
+
+
+def _entry(p: Price) -> dict[str, Any]:
+    return {"input": float(p.input), "output": float(p.output), "checked": p.checked.isoformat()}
+
+
+def price_rows(table: PriceTable) -> list[dict[str, Any]]:
+    """The models' prices as rows of an editable table (``with_model_rows`` reads them back)."""
+    return [{"model": name, **_entry(p)} for name, p in table.models.items()]
+
+
+def _blank(value: object) -> bool:
+    """An empty cell: None, blank text, NaN, or pandas' NA and NaT (without importing it)."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, float) and value != value
+
+
+def with_model_rows(table: PriceTable, rows: Iterable[Mapping[str, Any]],
+                    reference_model: str) -> PriceTable:
+    """The next version of ``table``: its models as in ``rows`` (edited ``price_rows``; an
+    empty row is skipped), priced against ``reference_model``, the tier rates kept.
+    Raises ``PriceError`` naming the first entry that is not right."""
+    models = {}
+    for row in rows:
+        if all(_blank(value) for value in row.values()):
+            continue
+        name = "" if _blank(row.get("model")) else str(row["model"]).strip()
+        if not name:
+            raise PriceError("A row of the price table has prices but no model name; name "
+                             "the model or empty the row.")
+        models[name] = {side: row.get(side) for side in ("input", "output", "checked")}
+    return parse_prices(table.to_json() | {"version": table.version + 1,
+                                           "reference_model": reference_model,
+                                           "models": models})
 
 
 def usd(nusd: int | None) -> Decimal:
     return Decimal(nusd or 0) / NANO
+
+
+def format_usd(amount: Decimal | float | int | str | None) -> str:
+    """Dollars as every screen and message shows them.
+
+    Cents from $1 up ("$12.30", "$1,234.50"); below $1 up to four places, never fewer than
+    cents ("$0.25", "$0.0015"); below a hundredth of a cent two significant digits
+    ("$0.000012") rather than a misleading "$0.0000". Zero is "$0.00".
+    """
+    value = Decimal(str(amount or 0))
+    size = abs(value)
+    hundredths_of_cents = size.quantize(Decimal("0.0001"))
+    if hundredths_of_cents >= 1 or size.quantize(Decimal("1e-9")) == 0:
+        places = 2
+    elif hundredths_of_cents > 0:
+        places = 4
+    else:
+        places = min(-size.adjusted() + 1, 9)
+    whole, _, fraction = f"{size:,.{places}f}".partition(".")
+    fraction = fraction[:2] + fraction[2:].rstrip("0")
+    if not value or Decimal(f"{whole.replace(',', '')}.{fraction}") == 0:
+        return "$0.00"
+    return f"{'-' if value < 0 else ''}${whole}.{fraction}"
 
 
 def _price(where: str, raw: object) -> Price:
@@ -135,14 +193,16 @@ EDITED_PATH = Path(__file__).resolve().parent.parent / "data" / "prices.json"
 
 def prices_path() -> Path:
     """``AMBIENT_PRICES`` if set, else the copy edited in Settings, else the shipped table."""
-    if os.environ.get("AMBIENT_PRICES"):
-        return Path(os.environ["AMBIENT_PRICES"])
+    configured = env_text("AMBIENT_PRICES")
+    if configured:
+        return Path(configured)
     return EDITED_PATH if EDITED_PATH.exists() else DEFAULT_PATH
 
 
 def editable_path() -> Path:
     """Where the Settings page saves: never over the shipped table."""
-    return Path(os.environ["AMBIENT_PRICES"]) if os.environ.get("AMBIENT_PRICES") else EDITED_PATH
+    configured = env_text("AMBIENT_PRICES")
+    return Path(configured) if configured else EDITED_PATH
 
 
 def load_prices(path: Path | None = None) -> PriceTable:

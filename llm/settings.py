@@ -15,8 +15,9 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from llm.prices import format_usd
 from llm.providers import TIER_ORDER
-from llm.router import PRIVACY_MODES, RouterSettings
+from llm.router import PRIVACY_MODES, LLMRequest, RouterSettings
 from store.db import Database, utcnow
 from store.models import SettingRow
 
@@ -36,7 +37,7 @@ def _budget(name: str, value: Any) -> str | None:
     except InvalidOperation as exc:
         raise SettingsError(f"The {name} must be an amount in dollars, like 2.50.") from exc
     if not amount.is_finite() or amount < 0 or amount > MAX_BUDGET:
-        raise SettingsError(f"The {name} must be between $0 and ${MAX_BUDGET:,}.")
+        raise SettingsError(f"The {name} must be between $0 and {format_usd(MAX_BUDGET)}.")
     return str(amount)
 
 
@@ -98,3 +99,9 @@ def router_settings(db: Database, base: RouterSettings) -> RouterSettings:
         budget=budget,
         models={**base.models, **saved.get("models", {})},
     )
+
+
+def tier_probe(tier: str) -> LLMRequest:
+    """The smallest useful request, pinned to ``tier``: Settings' "Test" button sends it."""
+    return LLMRequest(messages=[{"role": "user", "content": "Reply with the word OK."}],
+                      tier=tier, max_tokens=8)

@@ -11,7 +11,9 @@ from llm.router import Origin, RouteError
 from workflows.competitive import (
     COLUMN_LABELS,
     DEFAULT_ASPECTS,
+    analysis_items,
     analysis_job_work,
+    parse_aspects,
     parse_competitors,
     report_markdown,
     results_frame,
@@ -97,8 +99,7 @@ with step_card(run, "aspects", "Aspects to compare"):
                                 key="ca_aspects")
         extra = st.text_input("More aspects, separated by commas", key="ca_more_aspects")
         if st.button("Use these aspects", type="primary", key="ca_use_aspects"):
-            aspects = list(dict.fromkeys(
-                [*picked, *[a.strip() for a in extra.split(",") if a.strip()]]))
+            aspects = parse_aspects(picked, extra)
             if not aspects:
                 st.error("Pick at least one aspect to compare.")
             else:
@@ -116,9 +117,8 @@ with step_card(run, "analysis", "Analysis"):
         if start.button("Running…" if running else "Analyse", type="primary",
                         disabled=running or run.done("analysis"), key="ca_start",
                         icon=":material/play_arrow:"):
-            items = [{"competitor": name, "aspects": run.step_data("aspects"),
-                      "business": competitors.get("business", "")}
-                     for name in competitors["names"]]
+            items = analysis_items(competitors["names"], run.step_data("aspects"),
+                                   competitors.get("business", ""))
             try:
                 job_id = start_job(db, sid, KIND, "Competitive analysis", items, work)
             except JobError as exc:

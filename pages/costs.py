@@ -1,5 +1,4 @@
 from datetime import datetime, time, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -11,17 +10,13 @@ from components.llm import router
 from components.session import database, session_id
 from core.exports import to_csv
 from llm import ledger, reports
+from llm.prices import format_usd
 from llm.reports import CSV_ROW_CAP, LEDGER_COLUMNS, Filters
 from store.db import Database, utcnow
 
 TABLE_ROWS = 500
 BREAKDOWNS = ("model", "page", "purpose")
 TIER_COLOURS = {"embedded": "#2a9d8f", "local": "#e9c46a", "cloud": "#e76f51"}
-
-
-def dollars(amount: Decimal) -> str:
-    sign = "-" if amount < 0 else ""
-    return f"{sign}${abs(amount):,.4f}" if abs(amount) < 1 else f"{sign}${abs(amount):,.2f}"
 
 
 def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -79,8 +74,8 @@ def show_budget(db: Database, sid: str) -> None:
         (session, budget.session_usd, ledger.left_in_session_usd(db, budget, sid),
          "in this session"),
     ):
-        column.metric(f"Left {when}", "no cap" if left is None else dollars(left),
-                      help=None if cap is None else f"Cap: {dollars(cap)}")
+        column.metric(f"Left {when}", "no cap" if left is None else format_usd(left),
+                      help=None if cap is None else f"Cap: {format_usd(cap)}")
     st.caption("Change the caps on the Settings page. Only cloud calls count against them.")
 
 
@@ -129,11 +124,11 @@ else:
         days = frame(found["days"])
         daily = days.groupby("day")[["cost_usd", "savings_usd"]].sum()
         row = st.columns(5, border=True)
-        row[0].metric("Spend", dollars(sums.cost_usd), chart_data=daily["cost_usd"].tolist(),
+        row[0].metric("Spend", format_usd(sums.cost_usd), chart_data=daily["cost_usd"].tolist(),
                       chart_type="bar")
-        row[1].metric("All-cloud cost", dollars(sums.counterfactual_usd),
+        row[1].metric("All-cloud cost", format_usd(sums.counterfactual_usd),
                       help="The same tokens priced on the reference cloud model.")
-        row[2].metric("Savings", dollars(sums.savings_usd),
+        row[2].metric("Savings", format_usd(sums.savings_usd),
                       chart_data=daily["savings_usd"].tolist(), chart_type="bar")
         row[3].metric("Saved", "–" if sums.savings_share is None else f"{sums.savings_share:.1%}",
                       help="Savings as a share of the all-cloud cost.")

@@ -6,6 +6,7 @@ from components.session import database, session_id
 from components.tiers import render_tier_status
 from core.events import recent_events
 from llm.ledger import day_start
+from llm.prices import format_usd
 from llm.reports import Filters, totals
 from store.db import utcnow
 
@@ -25,8 +26,8 @@ render_tier_status()
 st.subheader("Today")
 today = totals(db, Filters(since=day_start(utcnow())))
 spend, saved, calls = st.columns(3)
-spend.metric("Spent on models today", f"${today.cost_usd:.4f}")
-saved.metric("Saved against all-cloud", f"${today.savings_usd:.4f}",
+spend.metric("Spent on models today", format_usd(today.cost_usd))
+saved.metric("Saved against all-cloud", format_usd(today.savings_usd),
              f"{today.savings_share:.0%}" if today.savings_share is not None else None,
              delta_color="off")
 calls.metric("Model calls today", f"{today.calls:,}")

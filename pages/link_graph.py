@@ -1,6 +1,4 @@
-import hashlib
 import json
-from pathlib import Path
 
 import plotly.express as px
 import streamlit as st
@@ -9,10 +7,10 @@ from components.buttons import pressed
 from components.cards import step_card
 from components.events import record
 from components.llm import router
+from components.mapping import column_mapping_form
 from components.session import database, session_id
 from core.csvfiles import CSVError
 from core.exports import to_csv
-from core.narration import narrate
 from linkgraph.draw import (
     MAX_EDGES,
     MAX_NODES,
@@ -22,50 +20,21 @@ from linkgraph.draw import (
 )
 from linkgraph.load import MappingNeeded
 from linkgraph.measure import distributions
-from linkgraph.reading import headline, scan_request
-from linkgraph.scan import EDGE_LABELS, NODE_LABELS, Scan, sample_files, scan_site
-from llm.router import Origin, RouteError
-from store.db import PROJECT_ROOT
+from linkgraph.reading import finish_reading, headline, start_reading
+from linkgraph.scan import EDGE_LABELS, NODE_LABELS, Scan
+from linkgraph.uploads import keep_files, keep_sample, mapping_role, scan_kept
+from llm.router import RouteError
 from workflows.runs import complete_step, get_run, restart, revert_step
 
 STEPS = ("upload", "signs", "drawing", "reading", "export")
-UPLOADS = PROJECT_ROOT / "data" / "uploads"
 db, sid = database(), session_id()
 run = get_run(db, sid, "link_graph", STEPS)
 
 
 @st.cache_resource(max_entries=3, show_spinner="Measuring the graph…")
-def measured(edges: str, metadata: str | None, start: str | None, mappings: str) -> Scan:
-    """The scan of stored files (cached: a rerun or a page switch does not redo it)."""
-    maps = json.loads(mappings)
-    return scan_site(
-        Path(edges).read_bytes(), Path(metadata).read_bytes() if metadata else None,
-        edge_name=maps.get("edge_name", "The edge list"),
-        metadata_name=maps.get("metadata_name", "The metadata file"), start=start,
-        edge_mapping=maps.get("edges"), metadata_mapping=maps.get("metadata"),
-    )
-
-
-def keep(data: bytes, suffix: str) -> str:
-    """Store an upload under data/uploads so a reload can measure it again."""
-    UPLOADS.mkdir(parents=True, exist_ok=True)
-    path = UPLOADS / f"{hashlib.sha256(data).hexdigest()[:24]}{suffix}"
-    if not path.exists():
-        path.write_bytes(data)
-    return str(path)
-
-
-def mapping_form(error: MappingNeeded, role_key: str) -> None:
-    st.warning(str(error))
-    roles = dict(error.suggestion)
-    with st.form(f"map_{role_key}"):
-        chosen = {role: st.selectbox(f"Column for {role}", error.columns,
-                                     index=error.columns.index(guess) if guess in error.columns
-                                     else 0, key=f"map_{role_key}_{role}")
-                  for role, guess in roles.items()}
-        if st.form_submit_button("Use this mapping"):
-            st.session_state[f"lg_mapping_{role_key}"] = chosen
-            st.rerun()
+def measured(kept: str) -> Scan:
+    """The scan of kept files (cached: a rerun or a page switch does not redo it)."""
+    return scan_kept(json.loads(kept))
 
 
 st.title("Link graph")
@@ -88,35 +57,22 @@ with step_card(run, "upload", "Upload the edge list and metadata"):
                                      type=["csv", "tsv", "txt", "gz"], key="lg_meta")
         use_sample = pressed("Try the sample site", "lg_sample", icon=":material/science:")
         start = st.text_input("Start page (empty: the home page)", key="lg_start")
-        chosen_files = None
         if use_sample:
-            edges_bytes, meta_bytes = sample_files()
-            chosen_files = (edges_bytes, "the sample edge list", meta_bytes,
-                            "the sample metadata")
+            st.session_state.lg_pending = keep_sample(start=start)
         elif edge_file is not None and pressed("Measure", "lg_measure", type="primary"):
-            chosen_files = (edge_file.getvalue(), edge_file.name,
-                            meta_file.getvalue() if meta_file else None,
-                            meta_file.name if meta_file else None)
-        if chosen_files:
-            edges_bytes, edge_name, meta_bytes, meta_name = chosen_files
-            mappings = {"edge_name": edge_name, "metadata_name": meta_name or "",
-                        "edges": st.session_state.get("lg_mapping_edges"),
-                        "metadata": st.session_state.get("lg_mapping_metadata")}
-            stored = {"edges": keep(edges_bytes, ".edges"), "edge_name": edge_name,
-                      "metadata": keep(meta_bytes, ".meta") if meta_bytes else None,
-                      "metadata_name": meta_name, "start": start.strip() or None,
-                      "mappings": mappings}
-            st.session_state.lg_pending = stored
+            st.session_state.lg_pending = keep_files(
+                edge_file.getvalue(), edge_file.name, meta_file.getvalue() if meta_file else None,
+                meta_file.name if meta_file else None, start=start)
         pending = st.session_state.get("lg_pending")
         if pending:
             for role in ("edges", "metadata"):
                 if st.session_state.get(f"lg_mapping_{role}"):
                     pending["mappings"][role] = st.session_state[f"lg_mapping_{role}"]
             try:
-                measured(pending["edges"], pending["metadata"], pending["start"],
-                         json.dumps(pending["mappings"]))
+                measured(json.dumps(pending, sort_keys=True))
             except MappingNeeded as exc:
-                mapping_form(exc, "metadata" if "url" in exc.suggestion else "edges")
+                role = mapping_role(exc.suggestion)
+                column_mapping_form(exc, f"map_{role}", f"lg_mapping_{role}")
             except (CSVError, ValueError) as exc:
                 st.error(str(exc))
                 record("error_shown", str(exc))
@@ -131,8 +87,7 @@ scan: Scan | None = None
 if run.done("upload"):
     files = run.step_data("upload")
     try:
-        scan = measured(files["edges"], files["metadata"], files["start"],
-                        json.dumps(files["mappings"]))
+        scan = measured(json.dumps(files, sort_keys=True))
     except (CSVError, ValueError, OSError) as exc:
         st.error(f"The stored files could not be measured again ({exc}); upload them again.")
         revert_step(db, run, "upload")
@@ -211,23 +166,13 @@ with step_card(run, "reading", "Read the scan"):
             st.markdown(reading)
         if st.button("Read the scan" if not reading else "Read it again", key="lg_read",
                      icon=":material/radiology:"):
-            summary = scan.summary
-            origin = Origin(session_id=sid, page="Link graph", workflow="link_graph")
-            narrate(db, sid, headline(summary), kind="info", source="link_graph")
             try:
-                stream = router().stream(scan_request(
-                    summary, distributions(scan.table, scan.metrics[:6]), origin=origin))
-                text = st.write_stream(p for p in stream if isinstance(p, str))
+                text = st.write_stream(start_reading(router(), db, sid, scan))
             except RouteError as exc:
                 st.error(str(exc))
                 record("error_shown", str(exc))
             else:
-                text = str(text).strip()
-                first = next((line.strip("-*• ") for line in text.splitlines()
-                              if line.strip()), "")
-                if first:
-                    narrate(db, sid, f"Scan reading: {first}", kind="info", source="link_graph")
-                complete_step(db, run, "reading", text)
+                complete_step(db, run, "reading", finish_reading(db, sid, text))
                 record("step_completed", "The assistant read the link-graph scan")
                 st.rerun()
 

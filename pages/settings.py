@@ -4,9 +4,17 @@ import streamlit as st
 from components.events import record
 from components.llm import cloud_key_source, router
 from components.session import database
-from llm.prices import PriceError, load_prices, parse_prices, save_prices
-from llm.router import LLMRequest, RouteError
-from llm.settings import SettingsError, save, stored
+from components.tiers import tier_tile
+from llm.prices import (
+    PriceError,
+    format_usd,
+    load_prices,
+    price_rows,
+    save_prices,
+    with_model_rows,
+)
+from llm.router import RouteError
+from llm.settings import SettingsError, save, stored, tier_probe
 
 db, routing = database(), router()
 saved, current = stored(db), routing.settings
@@ -14,12 +22,9 @@ st.title("Settings")
 
 st.subheader("Models")
 for tier in routing.tiers():
-    provider = routing.provider(tier)
-    health = routing.health.check(tier, provider)
-    chosen = current.models.get(tier) or provider.default_model()
+    chosen = current.models.get(tier) or routing.provider(tier).default_model()
     with st.container(border=True):
-        icon = ":material/check_circle:" if health.available else ":material/cancel:"
-        st.markdown(f"**{icon} {tier.capitalize()}** — {health.detail}")
+        health = tier_tile(tier)
         if tier == "cloud":
             source = cloud_key_source()
             st.caption(f"API key: configured ({source})." if source else
@@ -39,15 +44,13 @@ for tier in routing.tiers():
             st.rerun()
         if right.button("Test", key=f"test_{tier}", help="Send a tiny prompt to this tier"):
             try:
-                result = routing.complete(LLMRequest(
-                    messages=[{"role": "user", "content": "Reply with the word OK."}],
-                    tier=tier, max_tokens=8))
+                result = routing.complete(tier_probe(tier))
             except RouteError as exc:
                 st.error(str(exc))
             else:
                 st.success(f"{result.model} answered in {result.latency_s:.2f} s "
                            f"({result.usage.prompt_tokens}+{result.usage.completion_tokens} "
-                           f"tokens, ${result.cost_usd:.6f}): {result.text.strip()[:80]}")
+                           f"tokens, {format_usd(result.cost_usd)}): {result.text.strip()[:80]}")
 
 st.subheader("Privacy and spending")
 MODES = {"keep_local": "keep it on this machine",
@@ -82,24 +85,13 @@ st.subheader("Prices")
 table = load_prices()
 st.caption(f"USD per million tokens. Savings are priced against {table.reference_model}. "
            f"{table.note}")
-frame = pd.DataFrame(
-    [{"model": name, "input": float(p.input), "output": float(p.output),
-      "checked": p.checked.isoformat()} for name, p in table.models.items()]
-)
-edited = st.data_editor(frame, num_rows="dynamic", hide_index=True, key="settings_prices")
+edited = st.data_editor(pd.DataFrame(price_rows(table)), num_rows="dynamic", hide_index=True,
+                        key="settings_prices")
 reference = st.selectbox("Reference cloud model", list(table.models),
                          index=list(table.models).index(table.reference_model))
 if st.button("Save prices", key="settings_save_prices"):
     try:
-        rows = edited.dropna(how="all").to_dict("records")
-        candidate = parse_prices({
-            "version": table.version + 1, "reference_model": reference, "note": table.note,
-            "models": {str(r["model"]).strip(): {"input": r["input"], "output": r["output"],
-                                                 "checked": r["checked"]} for r in rows},
-            "tiers": {name: {"input": float(p.input), "output": float(p.output),
-                             "checked": p.checked.isoformat()}
-                      for name, p in table.tiers.items()},
-        })
+        candidate = with_model_rows(table, edited.to_dict("records"), reference)
         save_prices(candidate)
     except PriceError as exc:
         st.error(f"The prices were not saved: {exc}")

@@ -1,6 +1,7 @@
 import pandas as pd
 import streamlit as st
 
+from components.confirm import ask_first
 from components.events import record
 from components.session import database, session_id
 from core.csvfiles import CSVError
@@ -10,14 +11,13 @@ from core.tasks import (
     TASK_COLUMNS,
     TaskError,
     add_task,
-    complete_task,
+    apply_table_changes,
     delete_task,
+    editor_rows,
     import_tasks,
     list_tasks,
-    reopen_task,
-    reorder,
+    table_changes,
     tasks_table,
-    update_task,
 )
 
 db, sid = database(), session_id()
@@ -44,12 +44,10 @@ tasks = list_tasks(db, sid)
 if not tasks:
     st.info("No tasks yet. Add one above, import a CSV below, or ask the assistant.")
 else:
-    frame = pd.DataFrame(
-        [{"id": t.id, "order": n, "done": t.status == "done", "title": t.title,
-          "priority": t.priority, "notes": t.notes} for n, t in enumerate(tasks, start=1)]
-    ).set_index("id")
+    rows = editor_rows(tasks)
     edited = st.data_editor(
-        frame, key=f"tasks_editor_{len(tasks)}_{sum(t.id for t in tasks)}", hide_index=True,
+        pd.DataFrame(rows).set_index("id"),
+        key=f"tasks_editor_{len(tasks)}_{sum(t.id for t in tasks)}", hide_index=True,
         column_config={
             "order": st.column_config.NumberColumn(
                 "Order", min_value=1, step=1, width="small",
@@ -61,53 +59,31 @@ else:
             "notes": st.column_config.TextColumn("Notes"),
         },
     )
-    changed = False
-    for task_id, row in edited.iterrows():
-        before = frame.loc[task_id]
-        try:
-            if row["title"] != before["title"] or row["priority"] != before["priority"] or (
-                row["notes"] != before["notes"]
-            ):
-                update_task(db, sid, int(task_id), title=row["title"],
-                            priority=int(row["priority"]), notes=row["notes"] or "")
-                record("form_submitted", f"Edited the task '{row['title']}'")
-                changed = True
-            if bool(row["done"]) != bool(before["done"]):
-                (complete_task if row["done"] else reopen_task)(db, sid, int(task_id))
-                verb = "Completed" if row["done"] else "Reopened"
-                record("form_submitted", f"{verb} the task '{row['title']}'")
-                changed = True
-        except (TaskError, ValueError, TypeError) as exc:
-            st.error(f"Task {row['title']!r} was not changed: {exc}")
-            record("error_shown", str(exc))
-    if not edited["order"].equals(frame["order"]):
-        ranked = edited.assign(was=frame["order"]).sort_values(["order", "was"])
-        reorder(db, sid, [int(i) for i in ranked.index])
-        record("form_submitted", "Reordered the tasks")
-        changed = True
-    if changed:
+    applied = apply_table_changes(
+        db, sid, table_changes(rows, edited.reset_index().to_dict("records")))
+    for refusal in applied.refused:
+        st.error(refusal)
+        record("error_shown", refusal)
+    for change in applied.done:
+        record("form_submitted", change)
+    if applied.done:
         st.rerun()
 
     with st.expander("Delete tasks", icon=":material/delete:"):
-        doomed = st.multiselect("Tasks to delete", [t.id for t in tasks],
-                                format_func=lambda i: next(t.title for t in tasks if t.id == i),
+        titles = {t.id: t.title for t in tasks}
+        doomed = st.multiselect("Tasks to delete", list(titles), format_func=titles.get,
                                 key="tasks_delete_pick")
-        if doomed and st.button(f"Delete {len(doomed)} task(s)…", key="tasks_delete_ask"):
-            st.session_state.tasks_confirm = list(doomed)
-        if st.session_state.get("tasks_confirm"):
-            st.warning(f"Delete {len(st.session_state.tasks_confirm)} task(s) for good?")
-            yes, no = st.columns(2)
-            if yes.button("Yes, delete", type="primary", key="tasks_delete_yes"):
-                for task_id in st.session_state.pop("tasks_confirm"):
-                    try:
-                        gone = delete_task(db, sid, task_id)
-                        record("form_submitted", f"Deleted the task '{gone.title}'")
-                    except TaskError as exc:
-                        st.error(str(exc))
-                st.rerun()
-            if no.button("Cancel", key="tasks_delete_no"):
-                st.session_state.pop("tasks_confirm")
-                st.rerun()
+        confirmed = ask_first(f"Delete {len(doomed)} task(s)…", "tasks_delete",
+                              lambda ids: f"Delete {len(ids)} task(s) for good?",
+                              yes="Yes, delete", payload=list(doomed), disabled=not doomed)
+        if confirmed:
+            for task_id in confirmed:
+                try:
+                    gone = delete_task(db, sid, task_id)
+                    record("form_submitted", f"Deleted the task '{gone.title}'")
+                except TaskError as exc:
+                    st.error(str(exc))
+            st.rerun()
 
 st.subheader("Import and export")
 upload = st.file_uploader("Import tasks from a CSV with a 'title' column (optional: "

@@ -373,7 +373,21 @@ def report_markdown(
     return "\n".join(lines)
 
 
+def parse_aspects(picked: Iterable[str], extra: str = "") -> list[str]:
+    """The aspects to compare: the picked ones, then those typed (comma-separated), each
+    once, in that order."""
+    typed = [a.strip() for a in (extra or "").split(",")]
+    return list(dict.fromkeys(a for a in [*picked, *typed] if a and a.strip()))
+
+
 # -- the analysis as a background job -------------------------------------------------
+def analysis_items(names: Iterable[str], aspects: Sequence[str],
+                   business: str = "") -> list[dict[str, Any]]:
+    """One job item per competitor: what ``analysis_job_work`` analyses."""
+    return [{"competitor": name, "aspects": list(aspects), "business": business}
+            for name in names]
+
+
 def analysis_job_work(router: Router) -> Callable[[Any, Mapping[str, Any]], dict[str, Any]]:
     """The job runner's work function: analyse one competitor item through ``router``."""
 

@@ -15,7 +15,6 @@ escape) are removed or replaced by U+FFFD.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from abc import ABC, abstractmethod
@@ -23,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from llm.env import env_float
 from store.text import storable
 
 log = logging.getLogger(__name__)
@@ -96,18 +96,14 @@ def clean_text(text: str) -> str:
 
 
 def env_seconds(name: str, default: float) -> float:
-    """A positive number of seconds from the environment, else ``default`` (with a warning)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
+    """A positive number of seconds from the environment, else ``default`` (with a warning).
+
+    Lenient on purpose: a mistyped timeout should not take a tier down."""
     try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if value > 0:
-        return value
-    log.warning("%s=%r is not a positive number of seconds; using %g.", name, raw, default)
-    return default
+        return env_float(name, default, positive=True)
+    except ValueError as exc:
+        log.warning("%s Using %g seconds.", exc, default)
+        return default
 
 
 def estimate_tokens(text: str) -> int:

@@ -42,7 +42,6 @@ Errors (all with ``tier="cloud"``, ``provider="openai"``)
 from __future__ import annotations
 
 import email.utils
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -50,6 +49,7 @@ from typing import Any, Literal
 
 import openai
 
+from llm.env import env_int, env_text
 from llm.errors import (
     AuthFailed,
     BadOutput,
@@ -103,11 +103,6 @@ _CONTEXT_WINDOWS: tuple[tuple[str, int], ...] = (
 _KEY_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_\-*.]{3,}|Bearer\s+\S+)")
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name, "").strip()
-    return value or None
-
-
 class CloudProvider(Provider):
     tier = "cloud"
     name = "openai"
@@ -126,9 +121,9 @@ class CloudProvider(Provider):
             raise ValueError(
                 f"structured must be 'auto', 'json_schema' or 'json_object', not {structured!r}"
             )
-        self._api_key = api_key or _env("OPENAI_API_KEY")
-        self._base_url = base_url or _env("OPENAI_BASE_URL")
-        self._model = model or _env("AMBIENT_CLOUD_MODEL") or DEFAULT_MODEL
+        self._api_key = api_key or env_text("OPENAI_API_KEY")
+        self._base_url = base_url or env_text("OPENAI_BASE_URL")
+        self._model = model or env_text("AMBIENT_CLOUD_MODEL", DEFAULT_MODEL)
         self._timeout = timeout or env_seconds("AMBIENT_CLOUD_TIMEOUT", DEFAULT_TIMEOUT)
         self._connect_timeout = connect_timeout
         self.structured = structured
@@ -177,9 +172,9 @@ class CloudProvider(Provider):
         return self._model
 
     def context_window(self, model: str | None = None) -> int:
-        configured = _env("AMBIENT_CLOUD_CONTEXT")
+        configured = env_int("AMBIENT_CLOUD_CONTEXT", minimum=1)
         if configured:
-            return int(configured)
+            return configured
         name = (model or self._model).lower().rsplit("/", 1)[-1]
         for prefix, window in _CONTEXT_WINDOWS:
             if name.startswith(prefix):

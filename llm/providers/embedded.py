@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from llm.env import env_int, env_text
 from llm.errors import BadOutput, ContextTooLong, Unreachable
 from llm.providers.base import (
     ChatRequest,
@@ -46,7 +47,7 @@ def model_path() -> Path:
     imports Simon Willison's ``llm``, whose name our own ``llm/`` package shadows. Its
     import spec gives the folder without running any of its code.
     """
-    override = os.environ.get("AMBIENT_EMBEDDED_MODEL")
+    override = env_text("AMBIENT_EMBEDDED_MODEL")
     if override:
         return Path(override)
     spec = importlib.util.find_spec(MODEL_PACKAGE)
@@ -91,9 +92,9 @@ def embedded_threads() -> int:
     cores — generation slows a hundredfold (measured here: 0.4 instead of 33 tokens/s
     with 2 threads on 2 cores and one of them busy).
     """
-    configured = os.environ.get("AMBIENT_EMBEDDED_THREADS")
-    if configured:
-        return max(1, int(configured))
+    configured = env_int("AMBIENT_EMBEDDED_THREADS")
+    if configured is not None:
+        return max(1, configured)
     return max(1, (os.cpu_count() or 2) // 2)
 
 
@@ -156,7 +157,8 @@ class EmbeddedProvider(Provider):
     name = "llama.cpp"
 
     def __init__(self, n_ctx: int | None = None) -> None:
-        self._n_ctx = n_ctx or int(os.environ.get("AMBIENT_EMBEDDED_CTX", DEFAULT_CONTEXT))
+        self._n_ctx = n_ctx or env_int("AMBIENT_EMBEDDED_CTX", DEFAULT_CONTEXT,
+                                          minimum=1)
         self._model: _LoadedModel | None = None
         self._load_lock = threading.Lock()
         # A file that failed to load, and why: not loaded again (nor reported healthy)

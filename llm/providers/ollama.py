@@ -19,7 +19,6 @@ the model between requests (it does when ``num_ctx`` changes).
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -28,6 +27,7 @@ import httpx
 import ollama
 from ollama._client import _parse_host  # the client's own OLLAMA_HOST normalisation
 
+from llm.env import env_text
 from llm.errors import (
     AuthFailed,
     BadOutput,
@@ -96,8 +96,8 @@ class OllamaProvider(Provider):
         connect_timeout: float = 3.0,
         num_ctx: int | None = None,
     ) -> None:
-        self.host = _parse_host(host or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST)
-        self.model = model or os.environ.get("AMBIENT_OLLAMA_MODEL") or DEFAULT_MODEL
+        self.host = _parse_host(host or env_text("OLLAMA_HOST", DEFAULT_HOST))
+        self.model = model or env_text("AMBIENT_OLLAMA_MODEL", DEFAULT_MODEL)
         timeout = timeout or env_seconds("AMBIENT_OLLAMA_TIMEOUT", DEFAULT_TIMEOUT)
         self.timeout = timeout
         self.connect_timeout = connect_timeout

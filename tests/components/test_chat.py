@@ -90,3 +90,20 @@ def test_the_chat_shows_how_full_the_context_is(app_env: str) -> None:
     rerun(at)
     bars = at.sidebar.get("progress")
     assert bars and "Context" in bars[0].proto.text and "tokens" in bars[0].proto.text
+
+
+def test_a_message_over_the_limit_says_the_limit_and_keeps_the_text(app_env: str) -> None:
+    """100,000 characters: neither emptied nor cut without a word, and nothing stored."""
+    from assistant.turn import MAX_USER_CHARS
+
+    at = new_app()
+    at.run()
+    sid = at.session_state.session_id
+    long_message = "Please read this log. " + "x" * 100_000
+    at.sidebar.chat_input[0].set_value(long_message)
+    rerun(at)
+    assert not at.exception
+    warning = " ".join(w.value for w in at.sidebar.warning)
+    assert f"{len(long_message):,} characters" in warning and f"{MAX_USER_CHARS:,}" in warning
+    assert [c.value for c in at.sidebar.code] == [long_message]  # all of it, to copy
+    assert history(get_database(), sid) == []

@@ -9,14 +9,18 @@ from sqlalchemy.exc import IntegrityError
 
 from core.sessions import ensure_session
 from core.tasks import (
+    RowChange,
     TaskError,
     add_task,
+    apply_table_changes,
     complete_task,
     delete_task,
+    editor_rows,
     find_task,
     list_tasks,
     reopen_task,
     reorder,
+    table_changes,
     update_task,
 )
 from store.db import Database, _alembic_config, current_revision, make_engine, migrate
@@ -251,3 +255,91 @@ def test_the_database_refuses_a_priority_out_of_range(db: Database) -> None:
     sid = ensure_session(db, None)
     with pytest.raises(IntegrityError), db.write() as s:
         s.add(TaskRow(session_id=sid, title="Bad", priority=9))
+
+
+# -- the Tasks page's editable table ------------------------------------------------------
+TABLE = [
+    {"id": 11, "order": 1, "done": False, "title": "Call Acme", "priority": 1, "notes": ""},
+    {"id": 12, "order": 2, "done": False, "title": "Write the report", "priority": 2,
+     "notes": "draft"},
+    {"id": 13, "order": 3, "done": True, "title": "Book the room", "priority": 3, "notes": ""},
+]
+
+
+def edited(**changes: dict) -> list[dict]:
+    """TABLE as a table widget hands it back: numbers as floats, empty notes as None."""
+    rows = [dict(row, priority=float(row["priority"]), notes=row["notes"] or None)
+            for row in TABLE]
+    for row in rows:
+        row.update(changes.get(f"t{row['id']}", {}))
+    return rows
+
+
+def test_an_untouched_table_changes_nothing() -> None:
+    changes = table_changes(TABLE, edited())
+    assert not changes and changes.rows == [] and changes.order is None
+
+
+def test_edits_and_ticks_are_told_apart() -> None:
+    changes = table_changes(TABLE, edited(t11={"title": "Call Acme back", "priority": 2.0},
+                                          t12={"done": True}, t13={"done": False}))
+    assert changes.rows == [
+        RowChange(11, "Call Acme back", {"title": "Call Acme back", "priority": 2, "notes": ""}),
+        RowChange(12, "Write the report", done=True),
+        RowChange(13, "Book the room", done=False),
+    ]
+    assert changes.order is None
+    assert type(changes.rows[0].fields["priority"]) is int  # not the widget's 2.0
+
+
+def test_a_cleared_cell_is_an_edit_the_task_functions_refuse() -> None:
+    changes = table_changes(TABLE, edited(t12={"priority": float("nan"), "notes": None}))
+    (row,) = changes.rows
+    assert row.fields["notes"] == "" and row.fields["priority"] != row.fields["priority"]
+
+
+def test_renumbering_reorders_and_ties_keep_their_old_order() -> None:
+    assert table_changes(TABLE, edited(t13={"order": 1})).order == [11, 13, 12]
+    assert table_changes(TABLE, edited(t11={"order": 5})).order == [12, 13, 11]
+    assert table_changes(TABLE, edited(t12={"order": None})).order == [11, 13, 12]
+
+
+def test_a_row_the_table_did_not_start_with_is_ignored() -> None:
+    rows = [*edited(), {"id": 99, "order": 4, "done": False, "title": "Ghost", "priority": 3,
+                        "notes": ""}]
+    assert not table_changes(TABLE, rows)
+
+
+def test_applying_a_table_edit_changes_the_tasks_and_says_what_it_did(db: Database) -> None:
+    sid = ensure_session(db, None)
+    first = add_task(db, sid, "Call Acme", priority=2)
+    second = add_task(db, sid, "Write the report", priority=2)
+    before = editor_rows(list_tasks(db, sid))
+    assert [(r["id"], r["order"]) for r in before] == [(first.id, 1), (second.id, 2)]
+    after = [dict(r) for r in before]
+    after[0].update(title="Call Acme back", order=3)
+    after[1].update(done=True)
+    applied = apply_table_changes(db, sid, table_changes(before, after))
+    assert applied.done == ["Edited the task 'Call Acme back'",
+                            "Completed the task 'Write the report'", "Reordered the tasks"]
+    assert applied.refused == []
+    tasks = list_tasks(db, sid)
+    assert [(t.title, t.done) for t in tasks] == [("Call Acme back", False),
+                                                  ("Write the report", True)]
+
+
+def test_a_refused_row_does_not_stop_the_others(db: Database) -> None:
+    sid = ensure_session(db, None)
+    add_task(db, sid, "Call Acme")
+    add_task(db, sid, "Plan the launch")
+    before = editor_rows(list_tasks(db, sid))
+    after = [dict(r) for r in before]
+    after[0].update(title="Plan the launch")  # a duplicate of the other open task
+    after[1].update(priority=9)
+    after[1].update(done=True)
+    applied = apply_table_changes(db, sid, table_changes(before, after))
+    assert len(applied.refused) == 2 and applied.done == []
+    assert "already on the list" in applied.refused[0]
+    assert applied.refused[1].startswith("Task 'Plan the launch' was not changed: Priority")
+    assert [(t.title, t.priority, t.done) for t in list_tasks(db, sid)] == [
+        ("Call Acme", 3, False), ("Plan the launch", 3, False)]

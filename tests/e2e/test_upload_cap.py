@@ -25,7 +25,7 @@ from tests.e2e.test_workflows_journey import open_page
 
 pytestmark = pytest.mark.browser
 
-UPLOADS = Path(__file__).resolve().parents[2] / "data" / "uploads"  # pages/link_graph.py
+UPLOADS = Path(__file__).resolve().parents[2] / "data" / "uploads"  # linkgraph/uploads.py
 DROPZONES = '[data-testid="stFileUploaderDropzoneInput"]'
 TASK_GRID = '[data-testid="stMain"] [data-testid="stDataFrame"]'
 # The grid's accessible table (the canvas draws the same cells): column 3 is "Title".

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 
-CORPUS = ROOT / "tests" / "core" / "linkgraph_files"
+CORPUS = ROOT / "tests" / "linkgraph" / "linkgraph_files"
 
 
 def page() -> AppTest:

@@ -51,7 +51,7 @@ def test_deleting_needs_a_confirmation(app_env: str) -> None:
     at = page(sid)
     at.multiselect(key="tasks_delete_pick").select(task.id)
     at.run()
-    at.button(key="tasks_delete_ask").click()
+    at.button(key="tasks_delete").click()
     at.run()
     assert any("for good" in w.value for w in at.warning)
     assert len(list_tasks(get_database(), sid)) == 1

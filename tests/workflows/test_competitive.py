@@ -26,7 +26,9 @@ from workflows.competitive import (
     COLUMN_LABELS,
     SUGGEST_SCHEMA,
     analyse_competitor,
+    analysis_items,
     analysis_request,
+    parse_aspects,
     parse_competitors,
     report_markdown,
     results_frame,
@@ -277,3 +279,17 @@ def test_an_empty_report_says_so() -> None:
     report = report_markdown([], ["Pricing"])
     assert "No competitor has been analysed yet." in report
     assert "No model answered." in report
+
+
+def test_aspects_picked_then_typed_each_once() -> None:
+    assert parse_aspects(["Pricing", "Features"], " support , Pricing,, ") == [
+        "Pricing", "Features", "support"]
+    assert parse_aspects([], "  ") == []
+
+
+def test_one_job_item_per_competitor_carries_the_aspects_and_business() -> None:
+    items = analysis_items(["Acme", "Globex"], ("Pricing",), "We sell software.")
+    assert items == [
+        {"competitor": "Acme", "aspects": ["Pricing"], "business": "We sell software."},
+        {"competitor": "Globex", "aspects": ["Pricing"], "business": "We sell software."},
+    ]

@@ -1,0 +1,50 @@
+"""Confirm-then-act: a destructive act waits for the user's "yes" and can be cancelled.
+
+``ask_first`` is the whole pattern (a button, the question, Yes and Cancel);
+``confirm_or_cancel`` is its second half, for a question that is already pending
+elsewhere (an action the assistant proposed). Both use plain ``st.button``s and rerun
+after an answer, so the screen never shows a question that was already answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+T = TypeVar("T")
+
+
+def confirm_or_cancel(question: str, key: str, *, yes: str = "Confirm",
+                      no: str = "Cancel") -> bool | None:
+    """``question`` with two buttons (keys ``<key>_yes`` and ``<key>_no``): True once
+    confirmed, False once cancelled, None while unanswered."""
+    st.warning(question, icon=":material/help:")
+    left, right = st.columns(2)
+    confirmed = left.button(yes, key=f"{key}_yes", type="primary")
+    cancelled = right.button(no, key=f"{key}_no")
+    return True if confirmed else False if cancelled else None
+
+
+def ask_first(label: str, key: str, question: str | Callable[[T], str], *, yes: str,
+              payload: T = True, **button: Any) -> T | None:  # type: ignore[assignment]
+    """A button for an act that cannot be undone. Its click keeps ``payload`` (what the act
+    is about, e.g. the ids picked at that moment) and asks ``question`` (text, or built
+    from the payload); the payload comes back once, in the run where the user says yes.
+    Cancel forgets it. ``button`` goes to the first ``st.button`` (icon, disabled, ...)."""
+    asked = f"{key}_asked"
+    if asked not in st.session_state:
+        if st.button(label, key=key, **button):
+            st.session_state[asked] = payload
+            st.rerun()
+        return None
+    kept = st.session_state[asked]
+    text = question(kept) if callable(question) else question
+    answer = confirm_or_cancel(text, key, yes=yes)
+    if answer is None:
+        return None
+    del st.session_state[asked]
+    if not answer:
+        st.rerun()
+    return kept
