@@ -10,7 +10,8 @@ Design choices worth knowing:
 * **Privacy first.** Every detector errs towards flagging. A false positive only costs a
   local model call; a miss leaks data. The exceptions are shapes that are overwhelmingly
   *not* private and very common in analyst prompts: dates, prices, version strings, ISBNs,
-  plain digit order ids, UUIDs and hex digests in prose, template placeholders.
+  plain digit order ids (unless they pass Luhn), UUIDs and hex digests in prose, template
+  placeholders.
 * **Speed.** The router scans every prompt, so :func:`scan` must stay well under a
   millisecond for ordinary prose. A whole-text regex pass costs several ns per character
   *per pattern*, so the text only gets a few cheap whole-text passes: ``str.find`` for the
@@ -18,25 +19,41 @@ Design choices worth knowing:
   that picks out the only digits worth a closer look (runs of 6+ digits that are not a
   date/price/decimal, dotted quads, digits inside long words). The card, IBAN, ID, IP and
   phone detectors then run in small whitespace-aligned windows around those runs, and the
-  vendor-token and entropy checks on the long words. ``phonenumbers`` is consulted only
-  for phone-shaped candidates, never over the whole text.
-* **Checksums over shapes.** Card numbers must pass Luhn and a known issuer prefix, IBANs
-  must pass mod-97 and their country length, SSNs must avoid the never-issued ranges.
+  vendor-token and entropy checks on the long words. ``phonenumbers`` and ``stdnum`` are
+  consulted only for candidates, never over the whole text. The gitleaks keyword pass is
+  one more whole-text pass, in Rust (``ahocorasick_rs``).
+* **Checksums over shapes.** Card numbers must pass Luhn; with a known issuer prefix and
+  length they are payment cards, and any other Luhn-valid run of 12-19 digits is still
+  flagged (kind ``card``, described as "a possible card number": new BIN ranges, fleet and
+  private-label cards, a digit typed twice), except numbers starting with 0, Unix times in
+  ms/us/ns and ISBN/EAN barcodes. That costs one random 12-19 digit order id in ten (see
+  ``bench/RESULTS.md``). IBANs must pass mod-97 and their country length, SSNs must avoid
+  the never-issued ranges, European national ids must pass python-stdnum's validator:
+  distinctive shapes anywhere (Spanish DNI/NIE, Italian codice fiscale, Finnish HETU,
+  Swedish personnummer, Czech rodné číslo, Swiss AHV, Belgian national number, spaced
+  French NIR), bare digit runs (Dutch BSN, German IdNr, Polish PESEL, Danish CPR, ...) only
+  after an id word, because a mod-11 checksum alone passes one random number in ten.
 * **Secrets.** Vendor tokens (OpenAI, Anthropic, AWS, GitHub, Slack, Google, Stripe, JWT,
-  ...) are matched by prefix. Anything else counts as a secret when it follows a
-  key/secret/token/password assignment and looks random, or, free-standing, when it is a
-  20+ character token mixing upper case, lower case and digits with high Shannon entropy
-  and frequent character-class switches. Lower-case hex (git SHAs, digests) and UUIDs in
-  prose are *not* secrets: they carry no upper case. After ``api_key=`` they are.
+  ...) are matched by prefix, and some 200 more vendors' keys by gitleaks' maintained rules
+  (:mod:`llm.secret_rules`): one Aho-Corasick pass finds the rules' keywords, and each
+  rule's regex only runs next to its own keywords. Anything else counts as a secret when it
+  follows a key/secret/token/password assignment and looks random, or, free-standing, when
+  it is a 20+ character token mixing upper case, lower case and digits with high Shannon
+  entropy and frequent character-class switches. Lower-case hex (git SHAs, digests) and
+  UUIDs in prose are *not* secrets: they carry no upper case. After ``api_key=`` they are.
+* **Phones in data.** A number right after ``=`` is a phone number when its key says so
+  (``phone=``, ``?tel=``, ``SUPPORT_PHONE=``) or it is in ``+CC`` form; URL-encoded
+  (``%2B44...``) and ``wa.me/`` links count too, as do ``%40``-encoded email addresses.
 * **IP addresses.** Every syntactically valid IPv4/IPv6 address counts, loopback included;
   deciding which addresses are "public enough" is not worth the risk. ``v2.0.1.4`` (letter
   prefix), three-part versions and "Section 4.1.2.3"-style numbering are not addresses.
 
 Known blind spots (accepted): a letters-only password in prose ("my password is
-correcthorse") is not caught; vendor tokens are found through the digits they contain, so
-a token with no digit at all is missed (AWS key ids, base32 and often digit-free, are
-searched for directly); random-looking public ids (YouTube channel ids, publishable keys)
-are flagged as secrets, which only costs a local model call.
+correcthorse") is not caught; a free-standing token with no digit at all is missed unless
+a gitleaks rule knows its vendor (their keywords are searched for in the whole text; AWS
+key ids are searched for directly); random-looking public ids (YouTube channel ids,
+publishable keys) are flagged as secrets, and Luhn-valid order ids as possible cards,
+which only costs a local model call.
 """
 
 from __future__ import annotations
@@ -55,6 +72,8 @@ from pathlib import Path
 from typing import Any
 
 import phonenumbers
+
+from llm import secret_rules
 
 __all__ = [
     "KINDS",
@@ -94,8 +113,8 @@ _PRIORITY = {
     "private_key": 0,
     "api_key": 1,
     "iban": 2,
-    "card": 3,
-    "national_id": 4,
+    "national_id": 3,  # checksum-validated ids win over a Luhn "possible card"
+    "card": 4,
     "email": 5,
     "ip_address": 6,
     "phone": 7,
@@ -218,8 +237,13 @@ def _looks_random(value: str, *, strict: bool, min_len: int) -> bool:
         return _entropy(value) >= 2.8  # hex / UUID style key after an assignment
     # Mixed case tolerates longer letter runs; lower-case+digits must look like base36 noise,
     # not a slug such as "seo-tips-2024-q3" (two or more dictionary-ish segments).
+    # One case + digits, 24+ characters and no separator: random base36 (client secrets,
+    # many vendors' keys) has letter runs of 10+ in most 40-character values, a slug or a
+    # sentence squashed together has far longer ones.
     if upper and lower:
         ok_runs = longest <= 10
+    elif n >= 24 and not any(c in value for c in "-_."):
+        ok_runs = longest <= 14 and digits >= 0.15 * n
     else:
         ok_runs = (longest <= 6 and digits >= 0.15 * n
                    and len(_WORDY_SEGMENTS.findall(value.lower())) < 2)
@@ -311,6 +335,16 @@ def _find_vendor_tokens(text: str, lo: int, hi: int) -> list[_Cand]:
             if check_body and not _vendor_body_ok(m.group()):
                 continue
             out.append(("api_key", m.start(), m.end()))
+    return out
+
+
+def _find_rule_secrets(text: str, low: str) -> list[_Cand]:
+    """Vendor secrets found by gitleaks' rules (:mod:`llm.secret_rules`): one keyword pass
+    over the lower-cased text, then each rule's regex only next to its own keywords."""
+    out: list[_Cand] = []
+    for _rule_id, s, e in secret_rules.rules().find(text, low):
+        if not _is_placeholder(text[s:e]):
+            out.append(("api_key", s, e))
     return out
 
 
@@ -479,6 +513,23 @@ def _find_emails(text: str) -> list[_Cand]:
     return out
 
 
+# "ann%40example.com": an address URL-encoded in a query string (tracking links, invites).
+_EMAIL_URLENCODED = re.compile(
+    r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}%40"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![A-Za-z0-9_\-])"
+)
+
+
+def _find_urlencoded_emails(text: str) -> list[_Cand]:
+    out: list[_Cand] = []
+    for i in _find_all(text, "%40"):
+        lo = _word_start(text, i, max(0, i - 80))
+        for m in _EMAIL_URLENCODED.finditer(text, lo, _word_end(text, i)):
+            if m.start() <= i < m.end():
+                out.append(("email", m.start(), m.end()))
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 # Digit-anchored detectors: cards, IBANs, national ids, IP addresses, phones, tokens
 # ---------------------------------------------------------------------------------------
@@ -503,8 +554,12 @@ _PAD = 24
 _TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "_+/=-")
 
 
-def _digit_windows(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """Detector windows around interesting digit runs, and long words that embed digits.
+_Spans = list[tuple[int, int]]
+
+
+def _digit_windows(text: str) -> tuple[_Spans, _Spans, _Spans]:
+    """Detector windows around interesting digit runs, long words that embed digits, and
+    16-19 character words that do (where an Italian codice fiscale can hide).
 
     Windows are padded and aligned to whitespace so no candidate is cut in half. Words are
     whitespace-delimited spans of 20+ characters around digits glued to letters: the only
@@ -513,6 +568,7 @@ def _digit_windows(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, in
     n = len(text)
     windows: list[tuple[int, int]] = []
     words: list[tuple[int, int]] = []
+    short_words: list[tuple[int, int]] = []
     word_end = -1
     for m in _ANCHOR.finditer(text):
         cs, ce = m.start(), m.end()
@@ -532,13 +588,18 @@ def _digit_windows(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, in
             word_end = _word_end(text, ce)
             if word_end - ws >= 20:
                 words.append((ws, word_end))
-    return windows, words
+            elif word_end - ws >= 16:
+                short_words.append((ws, word_end))
+    return windows, words, short_words
 
 
 # --- payment cards ---------------------------------------------------------------------
 
-_CARD = re.compile(r"[0-9](?:[0-9]{3}(?:[ \-][0-9]{3,6}){2,5}|[0-9]{12,18})")
+_CARD = re.compile(
+    r"[0-9](?:[0-9]{3}(?:[ \-][0-9]{3,6}){2,5}|[0-9]{3}(?:\.[0-9]{4}){3}|[0-9]{11,18})")
 _CARD_GROUP = re.compile(r"[0-9]+")
+# Words before a 12-14 digit barcode (EAN/UPC/GTIN) that is not a card.
+_BARCODE_CONTEXT = re.compile(r"\b(?:ean|gtin|upc|barcode|isbn|sku|article|artikel)\b")
 
 
 def luhn_ok(digits: str) -> bool:
@@ -573,6 +634,29 @@ def _issuer_ok(d: str) -> bool:
     return False
 
 
+def _gs1_ok(d: str) -> bool:
+    """GS1 check digit (EAN-13, UPC-A, GTIN-14, ISBN-13)."""
+    total = sum((3 if i % 2 else 1) * (ord(c) - 48) for i, c in enumerate(reversed(d[:-1])))
+    return (10 - total % 10) % 10 == ord(d[-1]) - 48
+
+
+def _possible_card(d: str, text: str, start: int, grouped: bool) -> bool:
+    """A Luhn-valid 12-19 digit run whose issuer prefix or length we do not know: still a
+    possible card (new ranges, private-label and fleet cards, a digit typed twice), unless
+    it has a shape that is overwhelmingly something else."""
+    if not (12 <= len(d) <= 19 and luhn_ok(d)):
+        return False
+    if d[0] == "0":
+        return False  # no card number starts with 0 (zero-padded ids, "0044..." phones)
+    if not grouped and d[0] == "1" and len(d) in (13, 16, 19) and (
+            946_684_800 <= int(d[:10]) < 2_208_988_800):
+        return False  # a Unix time in ms / us / ns between 2000 and 2040
+    # ISBN-13, or an EAN/UPC/GTIN the text calls one, is a barcode.
+    return not (12 <= len(d) <= 14 and _gs1_ok(d) and (
+        d.startswith(("978", "979"))
+        or _BARCODE_CONTEXT.search(text[max(0, start - 40):start].lower()) is not None))
+
+
 def _find_cards(text: str, lo: int, hi: int) -> list[_Cand]:
     out: list[_Cand] = []
     for m in _CARD.finditer(text, lo, hi):
@@ -597,6 +681,11 @@ def _find_cards(text: str, lo: int, hi: int) -> list[_Cand]:
                     break
             if found:
                 break
+        # Unknown issuer or length: the whole run only (a sub-run of a long tracking number
+        # passes Luhn one time in ten), and never right after "+" (an international phone).
+        if not found and not (s and text[s - 1] == "+") and _possible_card(
+                "".join(text[a:b] for a, b in groups), text, s, len(groups) > 1):
+            out.append(("card", s, e))
     return out
 
 
@@ -687,6 +776,119 @@ def _find_national_ids(text: str, lo: int, hi: int, dashes: bool = True) -> list
     return out
 
 
+# --- European national ids (python-stdnum) ---------------------------------------------
+
+# Shapes that are distinctive enough, with their checksum, to flag anywhere, and the
+# stdnum validators to try on each. "d6" shapes (YYMMDD-NNNN and friends) are shared by
+# Finland, Sweden and Denmark; Denmark's CPR has had no checksum since 2007 (only a valid
+# date), so it, like every bare digit run, needs an id word in front of it.
+_EU_ID = re.compile(
+    r"""(?<![A-Za-z0-9])(?:
+        (?P<dni>[0-9]{8}-?[A-Za-z])
+      | (?P<nie>[XYZxyz]-?[0-9]{7}-?[A-Za-z])
+      | (?P<d6>(?:[0-9]{2})?[0-9]{6}[-+A-FU-Ya-fu-y][0-9]{3}[0-9A-Ya-y])
+      | (?P<rc>[0-9]{6}/[0-9]{3,4})
+      | (?P<ahv>756\.[0-9]{4}\.[0-9]{4}\.[0-9]{2})
+      | (?P<nn>[0-9]{2}\.[0-9]{2}\.[0-9]{2}-[0-9]{3}\.[0-9]{2})
+      | (?P<nir>[12](?:\ [0-9]{2}){2}\ (?:[0-9]{2}|2[ABab])(?:\ [0-9]{3}){2}\ [0-9]{2})
+      | (?P<digits>[0-9](?:[ .\-/]?[0-9]){8,14})
+    )(?![A-Za-z0-9])""",
+    re.VERBOSE,
+)
+_EU_ID_SHAPES: dict[str, tuple[str, ...]] = {
+    "dni": ("es.dni",),
+    "nie": ("es.nie",),
+    "d6": ("fi.hetu", "se.personnummer"),
+    "rc": ("cz.rc",),
+    "ahv": ("ch.ssn",),
+    "nn": ("be.nn",),
+    "nir": ("fr.nir",),
+}
+# Bare digit runs (and the Danish CPR) by length: mod-11 / mod-10 checksums pass one
+# random number in 10 to 300, so these count only after an id word.
+_EU_ID_BY_LENGTH: dict[int, tuple[str, ...]] = {
+    9: ("nl.bsn", "pt.nif", "cz.rc"),
+    10: ("dk.cpr", "se.personnummer", "cz.rc", "at.vnr"),
+    11: ("de.idnr", "pl.pesel", "be.nn", "no.fodselsnummer", "ee.ik"),
+    12: ("se.personnummer",),
+    13: ("ro.cnp", "ch.ssn"),
+    15: ("fr.nir",),
+}
+# Searched in the lower-cased 60 characters before a number.
+_ID_CONTEXT = re.compile(
+    r"\b(?:bsn|burgerservice|sofi|nif|contribuinte|steuer|idnr|identifikationsnummer|tin|"
+    r"tax ?(?:id|number|code|no)|pesel|cnp|f[øo]dselsnummer|personnummer|person ?nr|"
+    r"isikukood|cpr|svnr|vsnr|versicherungsnummer|sozialversicherung|ahv|avs|rijksregister|"
+    r"insz|niss|num[ée]ro national|registre national|national (?:id|number|identi)|nir|insee|"
+    r"s[ée]curit[ée] sociale|s[ée]cu|social security|social insurance|rodn[ée] [čc][íi]slo|"
+    r"hetu|henkil[öo]tunnus|dni|codice fiscale|id card|identity card|"
+    r"(?:personal|citizen|identity) ?(?:id|number|no|nr|code))"
+)
+
+
+@functools.cache
+def _stdnum(name: str) -> Any:
+    """``stdnum.<name>``, imported on first use (all of them cost ~0.1 s to import)."""
+    import importlib
+
+    return importlib.import_module(f"stdnum.{name}")
+
+
+def _id_valid(name: str, value: str) -> bool:
+    try:
+        return bool(_stdnum(name).is_valid(value))
+    except Exception:  # noqa: BLE001 - a validator that chokes on a shape is a "no"
+        return False
+
+
+def _id_context(low: str, start: int) -> bool:
+    return _ID_CONTEXT.search(low, max(0, start - 60), start) is not None
+
+
+def _find_eu_ids(text: str, lo: int, hi: int, low: str) -> list[_Cand]:
+    """Spanish DNI/NIE, Finnish HETU, Swedish personnummer, Czech rodné číslo, Swiss AHV,
+    Belgian national number, French NIR by shape and checksum; bare numbers (Dutch BSN,
+    Portuguese NIF, German IdNr, Polish PESEL, Danish CPR, Austrian SVNR, Norwegian
+    fødselsnummer, Estonian isikukood, Romanian CNP...) only after an id word."""
+    out: list[_Cand] = []
+    context: bool | None = None  # any id word near the window at all? (computed once)
+    for m in _EU_ID.finditer(text, lo, hi):
+        shape = m.lastgroup or ""
+        s, e = m.start(), m.end()
+        value = m.group()
+        if shape != "digits":
+            if any(_id_valid(v, value) for v in _EU_ID_SHAPES[shape]) or (
+                    shape == "d6" and _id_context(low, s) and _id_valid("dk.cpr", value)):
+                out.append(("national_id", s, e))
+            continue
+        if context is None:
+            context = _ID_CONTEXT.search(low, max(0, lo - 60), hi) is not None
+        if not context or not _id_context(low, s):
+            continue
+        # The run may have swallowed a neighbouring number ("pesel 44051401359 2024"):
+        # try the whole run, then its prefixes that end between two groups.
+        cuts = [k for k in range(s + 1, e) if not text[k].isdigit()] + [e]
+        for end in reversed(cuts):
+            digits = "".join(c for c in text[s:end] if c.isdigit())
+            names = _EU_ID_BY_LENGTH.get(len(digits), ())
+            if any(_id_valid(v, digits) for v in names):
+                out.append(("national_id", s, end))
+                break
+    return out
+
+
+_CODICE_FISCALE = re.compile(
+    r"(?<![A-Za-z0-9])[A-Za-z]{6}[0-9LMNP-Vlmnp-v]{2}[A-EHLMPR-Ta-ehlmpr-t][0-9LMNP-Vlmnp-v]{2}"
+    r"[A-Za-z][0-9LMNP-Vlmnp-v]{3}[A-Za-z](?![A-Za-z0-9])"
+)
+
+
+def _find_codice_fiscale(text: str, lo: int, hi: int) -> list[_Cand]:
+    """Italian codice fiscale (16 characters, check letter) inside a 16-19 character word."""
+    return [("national_id", m.start(), m.end()) for m in _CODICE_FISCALE.finditer(text, lo, hi)
+            if _id_valid("it.codicefiscale", m.group())]
+
+
 # --- IP addresses ----------------------------------------------------------------------
 
 _IPV4 = re.compile(r"[0-9][0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}")
@@ -758,7 +960,7 @@ _PHONE_GROUPS = re.compile(r"[0-9]+")
 # Searched in the lower-cased 48 characters before a candidate (no IGNORECASE: faster).
 _PHONE_CONTEXT = re.compile(
     r"phone|\btel\b|mobil|\bcell|\bcall|\btext|\bsms\b|whats ?app|\bfax\b|\bmob\b|\bph\b|"
-    r"\bring|contact|\breach|\bdial|landline|hotline|\bsignal|appel|\bhandy|telefon"
+    r"\bring|contact|\breach|\bdial|landline|hotline|\bsignal|appel|\bhandy|telefon|msisdn|wa\.me/"
 )
 _NANP = re.compile(r"1?[2-9][0-9]{2}[2-9][0-9]{6}")
 _US_SHAPE = re.compile(
@@ -840,13 +1042,27 @@ def _find_phones(text: str, lo: int, hi: int) -> list[_Cand]:
         s, e = m.start(), m.end()
         if e - s < 7:
             continue
-        # "tel:+44...", "Ann,+44..." are fine; "3,141" / "v1.2" / "#123" / "$12" are not.
-        if s and (text[s - 1].isalnum() or text[s - 1] in "_@/.:#$€£+-=,") and not (
-                text[s - 1] in ":," and (s < 2 or not text[s - 2].isdigit())):
-            continue
         if e < len(text) and (text[e].isalnum() or text[e] in "_@%"):
             continue
-        if _phone_ok(m.group(), text, s):
+        cand = m.group()
+        prev = text[s - 1] if s else " "
+        # "tel:+44...", "Ann,+44..." are fine; "3,141" / "v1.2" / "#123" / "$12" are not.
+        if prev.isalnum() or prev in "_@/.:#$€£+-=,":
+            if prev in ":," and (s < 2 or not text[s - 2].isdigit()):
+                pass
+            elif prev == "=":
+                # "phone=+1415...", "?tel=4155552671&", "SUPPORT_PHONE=+44 20 ...": a value
+                # after "=" is a phone number when its key says so or it is "+CC ..."; a
+                # bare "id=4155552671" stays an id.
+                if not (cand[0] == "+" or _phone_context(text, s)):
+                    continue
+            elif prev in "Bb" and text[max(0, s - 3):s].upper() == "%2B":
+                cand = "+" + cand  # URL-encoded "+": "?phone=%2B14155552671"
+            elif prev == "/" and text[max(0, s - 6):s].lower() == "wa.me/":
+                cand = "+" + cand  # WhatsApp link: https://wa.me/14155552671
+            else:
+                continue
+        if _phone_ok(cand, text, s):
             out.append(("phone", s, e))
     return out
 
@@ -889,20 +1105,27 @@ def scan(text: str) -> list[Finding]:
     cands: list[_Cand] = []
     if "PRIVATE KEY" in text or "PuTTY-User-Key-File" in text:
         cands += _find_private_keys(text)
-    cands += _find_context_secrets(text, text.lower())
+    low = text.lower()
+    cands += _find_context_secrets(text, low)
+    cands += _find_rule_secrets(text, low)
     if "@" in text:
         cands += _find_emails(text)
+    if "%40" in text:
+        cands += _find_urlencoded_emails(text)
     if "AKIA" in text or "ASIA" in text:  # base32 key ids often have no digit to anchor on
         cands += [("api_key", m.start(), m.end()) for m in _AWS_KEY_ID.finditer(text)]
-    windows, words = _digit_windows(text)
+    windows, words, short_words = _digit_windows(text)
     for lo, hi in words:
         cands += _find_vendor_tokens(text, lo, hi)
         cands += _find_tokens(text, lo, hi)
+    for lo, hi in short_words:
+        cands += _find_codice_fiscale(text, lo, hi)
     for lo, hi in windows:
         window = text[lo:hi]
         cands += _find_cards(text, lo, hi)
         cands += _find_ibans(text, lo, hi)
         cands += _find_national_ids(text, lo, hi, "-" in window)
+        cands += _find_eu_ids(text, lo, hi, low)
         if window.count(".") >= 3:
             cands += _find_ipv4(text, lo, hi)
         cands += _find_phones(text, lo, hi)
@@ -936,6 +1159,7 @@ _PHRASES = {
     "private_key": ("a private key", "private keys"),
     "api_key": ("an API key or secret", "API keys or secrets"),
     "card": ("a payment card number", "payment card numbers"),
+    "possible_card": ("a possible card number", "possible card numbers"),
     "iban": ("a bank account number (IBAN)", "bank account numbers (IBANs)"),
     "national_id": ("a national ID number", "national ID numbers"),
     "email": ("an email address", "email addresses"),
@@ -944,13 +1168,26 @@ _PHRASES = {
 }
 
 
+_DESCRIBE_ORDER = KINDS[:KINDS.index("card") + 1] + ("possible_card",) + KINDS[
+    KINDS.index("card") + 1:]
+
+
 def describe(findings: Iterable[Finding]) -> str:
-    """Plain-words reason, e.g. "contains a payment card number and an email address"."""
-    counts = Counter(f.kind for f in findings)
+    """Plain-words reason, e.g. "contains a payment card number and an email address".
+
+    A card number with a known issuer prefix and length is "a payment card number"; a
+    Luhn-valid number whose issuer we do not know is "a possible card number".
+    """
+    counts: Counter[str] = Counter()
+    for f in findings:
+        kind = f.kind
+        if kind == "card" and not _issuer_ok("".join(c for c in f.text if c.isdigit())):
+            kind = "possible_card"
+        counts[kind] += 1
     if not counts:
         return "contains no personal data or secrets"
     parts = []
-    for kind in KINDS:  # most sensitive first
+    for kind in _DESCRIBE_ORDER:  # most sensitive first
         n = counts.get(kind, 0)
         if n:
             one, many = _PHRASES[kind]
