@@ -5,7 +5,7 @@ import streamlit as st
 from components.chat import answer_pending_message, render_sidebar_chat
 from components.events import track_page
 from components.navigation import app_pages
-from components.session import database, session_id
+from components.session import database, read_only_banner, session_id
 
 st.set_page_config(page_title="Ambient", page_icon=":material/eco:", layout="wide")
 
@@ -13,8 +13,9 @@ db = database()
 sid = session_id()
 
 page = st.navigation(app_pages())
-track_page(page.title)
-render_sidebar_chat(db, sid)
-page.run()
-# The reply streams after the page is drawn, so a chat message never blanks the page.
-answer_pending_message(db, sid)
+with read_only_banner(db):  # a full disk or read-only volume: one banner, no traceback
+    track_page(page.title)
+    render_sidebar_chat(db, sid)
+    page.run()
+    # The reply streams after the page is drawn, so a chat message never blanks the page.
+    answer_pending_message(db, sid)

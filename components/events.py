@@ -13,17 +13,22 @@ import streamlit as st
 
 from components.session import database, session_id
 from core.events import Event, record_event
+from store.db import StorageUnwritable
 
 
-def record(kind: str, summary: str, *, data: dict[str, Any] | None = None) -> Event:
-    event = record_event(
-        database(),
-        session_id(),
-        kind,
-        summary,
-        page=st.session_state.get("current_page"),
-        data=data,
-    )
+def record(kind: str, summary: str, *, data: dict[str, Any] | None = None) -> Event | None:
+    """Record an event; None when the database is read-only (the page's banner says so)."""
+    try:
+        event = record_event(
+            database(),
+            session_id(),
+            kind,
+            summary,
+            page=st.session_state.get("current_page"),
+            data=data,
+        )
+    except StorageUnwritable:
+        return None
     st.session_state.setdefault("events", []).append(event)
     return event
 
