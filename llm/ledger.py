@@ -56,6 +56,10 @@ class CallRecord:
     latency_ms: int | None = None
     ttft_ms: int | None = None
     error_text: str | None = None
+    escalation: str | None = None  # why this attempt went up: difficulty, confidence, ...
+    difficulty: float | None = None
+    confidence: float | None = None
+    parent_request_id: str | None = None  # the request "Ask a stronger model" re-asks
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,11 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -136,6 +138,7 @@ class LLMCallRow(Base):
         Index("ix_llm_calls_created_at", "created_at"),
         Index("ix_llm_calls_session_id", "session_id"),
         Index("ix_llm_calls_request_id", "request_id"),
+        Index("ix_llm_calls_parent_request_id", "parent_request_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -162,6 +165,12 @@ class LLMCallRow(Base):
     status: Mapped[str] = mapped_column(StoredString(16), nullable=False)
     route_reason: Mapped[str] = mapped_column(StoredText, nullable=False, default="")
     error_text: Mapped[str | None] = mapped_column(StoredText)
+    escalation: Mapped[str | None] = mapped_column(StoredString(16))
+    difficulty: Mapped[float | None] = mapped_column(Float)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    parent_request_id: Mapped[str | None] = mapped_column(StoredString(32))
+    feedback: Mapped[int | None] = mapped_column(SmallInteger)
+    feedback_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class TaskRow(Base):
