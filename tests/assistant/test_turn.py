@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from assistant.turn import MAX_USER_CHARS, ChatInputError, ChatTurn, build_context
@@ -38,7 +40,10 @@ def test_a_turn_stores_both_messages_with_the_model_that_answered(db: Database) 
 def test_a_failing_model_keeps_the_users_message_and_stores_a_readable_error(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AMBIENT_EMBEDDED_MODEL", "/nonexistent/model.gguf")
+    import llm.providers.embedded
+
+    monkeypatch.setattr(llm.providers.embedded, "bundled_model_path",
+                        lambda: Path("/nonexistent/model.gguf"))  # a broken install
     sid = ensure_session(db, None)
     turn = ChatTurn(db, sid, "Are you there?", router=embedded_router(db, EmbeddedProvider()))
     assert list(turn.stream()) == []

