@@ -54,11 +54,13 @@ QUANTILES = {"p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9, "p99": 0.99}
 @dataclass(frozen=True, eq=False)
 class Graph:
     """Pages ``0..n-1`` (``urls[i]`` is page i) and links ``src[k] -> dst[k]``, sorted by
-    source then target, without self-links or repeats."""
+    source then target, without self-links or repeats. The last ``unlinked`` pages are
+    pages no link mentions (listed beside the links, e.g. in the metadata file)."""
 
     urls: np.ndarray
     src: np.ndarray
     dst: np.ndarray
+    unlinked: int = 0
 
     @property
     def n(self) -> int:
@@ -72,6 +74,26 @@ class Graph:
         """The n×n link matrix, ``A[i, j] = 1`` for a link i -> j."""
         data = np.ones(self.m, dtype=np.float64)
         return sparse.csr_array((data, (self.src, self.dst)), shape=(self.n, self.n))
+
+    @property
+    def linked(self) -> np.ndarray:
+        """A mask of the pages some link mentions (all but the last ``unlinked``)."""
+        mask = np.ones(self.n, dtype=bool)
+        mask[self.n - self.unlinked :] = False
+        return mask
+
+
+def add_pages(graph: Graph, pages: Iterable[str]) -> Graph:
+    """``graph`` with ``pages`` that are not pages yet appended as pages without links (a
+    repeat counts once). The links and the existing pages' numbers stay as they are, so
+    this costs no new pass over the links."""
+    new = pd.Index(pd.unique(pd.Series(list(pages), dtype=object)), dtype=object)
+    if len(new) and graph.n:
+        new = new[pd.Index(graph.urls, dtype=object).get_indexer(new) < 0]
+    if not len(new):
+        return graph
+    return Graph(urls=np.concatenate([graph.urls, np.asarray(new, dtype=object)]),
+                 src=graph.src, dst=graph.dst, unlinked=graph.unlinked + len(new))
 
 
 def build_graph(edges: pd.DataFrame, *, pages: Iterable[str] | None = None) -> Graph:
@@ -93,6 +115,9 @@ def build_graph(edges: pd.DataFrame, *, pages: Iterable[str] | None = None) -> G
     codes, uniques = pd.factorize(pd.concat(columns, ignore_index=True))
     src, dst = codes[:m].astype(np.int64), codes[m : 2 * m].astype(np.int64)
     n = len(uniques)
+    # Codes follow first appearance and the links come first: pages only in ``pages`` are
+    # the last codes.
+    unlinked = n - (int(codes[: 2 * m].max()) + 1 if m else 0)
     usable = (src >= 0) & (dst >= 0) & (src != dst)
     pairs = np.sort(src[usable] * n + dst[usable])
     pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if pairs.size else pairs
@@ -101,6 +126,7 @@ def build_graph(edges: pd.DataFrame, *, pages: Iterable[str] | None = None) -> G
         urls=np.asarray(uniques, dtype=object),
         src=src.astype(np.int32),
         dst=dst.astype(np.int32),
+        unlinked=unlinked,
     )
 
 
@@ -180,11 +206,16 @@ def _find_page(graph: Graph, url: str) -> int | None:
 
 def _default_start(graph: Graph, pagerank: np.ndarray) -> int:
     """The home page (a URL whose path is "/"), the best-ranked if several; else the page
-    with the highest PageRank."""
-    roots = np.flatnonzero(
-        pd.Series(graph.urls, dtype=object).astype(str).str.fullmatch(_ROOT).to_numpy()
-    )
-    candidates = roots if roots.size else np.arange(graph.n)
+    with the highest PageRank. Pages that some link mentions come first: a home page
+    known only from the metadata links nowhere, so it cannot be where a visit starts."""
+    root = pd.Series(graph.urls, dtype=object).astype(str).str.fullmatch(_ROOT).to_numpy()
+    linked = graph.linked
+    for mask in (root & linked, linked, root):
+        if mask.any():
+            candidates = np.flatnonzero(mask)
+            break
+    else:
+        candidates = np.arange(graph.n)
     return int(candidates[np.argmax(pagerank[candidates])])
 
 
@@ -235,10 +266,13 @@ class VitalSigns:
 
     def summary(self) -> dict[str, Any]:
         """A JSON-serialisable digest: ``nodes`` and ``edges``; ``orphans``, ``dead_ends``
-        and ``unreachable_from_start`` as {count, percent} (of the pages); ``components``
+        and ``unreachable_from_start`` as {count, percent} (of the pages), the orphans
+        with ``only_in_metadata``, how many of them no link mentions (pages listed beside
+        the links, linked from nowhere; they are dead ends and unreachable too); ``components``
         as {count, largest, largest_percent}; ``click_depth`` as {"0": 1, "1": ...,
         "deeper than 5": ..., "unreachable": ...}; in/out degree quantiles; the top pages
-        by PageRank, hub and authority score as [{url, value}]; a few example URLs."""
+        by PageRank, hub and authority score as [{url, value}]; a few example URLs (the
+        ``only_in_metadata`` examples are orphans that no link mentions)."""
         n, m = self.graph.n, self.graph.m
         reachable = self.depth >= 0
         levels = np.bincount(self.depth[reachable], minlength=DEEP + 1)
@@ -246,6 +280,7 @@ class VitalSigns:
         click_depth[f"deeper than {DEEP}"] = int(levels[DEEP + 1 :].sum())
         click_depth["unreachable"] = int(n - reachable.sum())
         orphans, dead_ends = int(self.orphan.sum()), int(self.dead_end.sum())
+        unlinked_orphans = self.orphan & ~self.graph.linked
         unreachable = int(n - reachable.sum())
         largest = int(self.component_sizes[0]) if n else 0
         return {
@@ -253,7 +288,8 @@ class VitalSigns:
             "nodes": n,
             "edges": m,
             "links_per_page": round(m / n, 2) if n else 0.0,
-            "orphans": {"count": orphans, "percent": _share(orphans, n)},
+            "orphans": {"count": orphans, "percent": _share(orphans, n),
+                        "only_in_metadata": int(unlinked_orphans.sum())},
             "dead_ends": {"count": dead_ends, "percent": _share(dead_ends, n)},
             "unreachable_from_start": {"count": unreachable, "percent": _share(unreachable, n)},
             "components": {
@@ -270,6 +306,7 @@ class VitalSigns:
             "top_authorities": self._top(self.authority),
             "examples": {
                 "orphans": self._examples(self.orphan),
+                "only_in_metadata": self._examples(unlinked_orphans),
                 "dead_ends": self._examples(self.dead_end),
                 "deepest": self._examples(self.depth == self.depth.max(initial=0))
                 if reachable.sum() > 1 else [],

@@ -4,6 +4,12 @@ The model sees only the vital signs (counts, distributions, top pages) — never
 rows of the upload — so a page title or URL that happens to contain instructions is data
 inside a JSON document, and the prompt stays small however big the graph is.
 
+Every string from the upload that reaches the prompt (the URLs of the top lists and the
+examples, the start page, metadata column names) is quoted at most ``QUOTED_CHARS`` long
+(``linkgraph.scan.shorten``: its start and end, cut at separators), and the statistics
+as a whole are at most ``STATISTICS_CHARS`` long: a URL of 2 MB is shortened in the
+prompt and the chat, never in the data (the node table and the exports keep it whole).
+
 ``start_reading`` and ``finish_reading`` are the whole step as the page runs it: the
 headline goes to the chat at once (no model needed), the report streams, and its first
 finding follows the headline into the chat.
@@ -18,7 +24,7 @@ from typing import Any
 from core.experts import load_expert
 from core.narration import narrate
 from linkgraph.measure import distributions
-from linkgraph.scan import Scan
+from linkgraph.scan import QUOTED_CHARS, Scan, shorten
 from llm.router import LLMRequest, Origin, Router
 from store.db import Database
 
@@ -26,25 +32,54 @@ EXPERT_SLUG = "link_graph_radiologist"
 REPORT_TOKENS = 400
 WORKFLOW, PAGE = "link_graph", "Link graph"
 DISTRIBUTED_METRICS = 6
+STATISTICS_CHARS = 12_000
+"""The most characters of statistics (JSON) one prompt carries."""
+_ENTRIES = 40  # the most entries of a mapping in the prompt (the summary has about 20)
+# Each try quotes shorter strings and fewer list items, until the statistics fit.
+_TRIES = ((QUOTED_CHARS, None), (100, 3), (60, 2), (30, 1), (12, 1))
 
 
-def _compact(value: Any) -> Any:
+def _compact(value: Any, chars: int = QUOTED_CHARS, top: int | None = None) -> Any:
+    """``value`` as the prompt quotes it: floats rounded, strings (keys too) shortened to
+    ``chars``, lists cut to ``top`` items and mappings to ``_ENTRIES`` entries."""
     if isinstance(value, float):
         return round(value, 6)
+    if isinstance(value, str):
+        return shorten(value, chars)
     if isinstance(value, dict):
-        return {k: _compact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_compact(v) for v in value]
+        out: dict[str, Any] = {}
+        for key, item in list(value.items())[:_ENTRIES]:
+            name = shorten(key, chars)
+            while name in out:  # two long names alike at both ends stay two entries
+                name += "'"
+            out[name] = _compact(item, chars, top)
+        return out
+    if isinstance(value, list | tuple):
+        return [_compact(v, chars, top) for v in value[:top]]
     return value
+
+
+def statistics_json(summary: dict[str, Any], distributions: dict[str, Any],
+                    top: int = 5) -> str:
+    """The statistics the radiologist reads, as JSON of at most ``STATISTICS_CHARS``."""
+    trimmed = {k: (v[:top] if isinstance(v, list) else v) for k, v in summary.items()}
+    metrics = dict(list(distributions.items())[:DISTRIBUTED_METRICS])
+    text = ""
+    for chars, fewer in _TRIES:
+        text = json.dumps(_compact({"vital_signs": trimmed, "metrics": metrics}, chars,
+                                   min(top, fewer) if fewer else top), ensure_ascii=False)
+        if len(text) <= STATISTICS_CHARS:
+            return text
+    return json.dumps(_compact({"vital_signs": {k: v for k, v in trimmed.items()
+                                                if not isinstance(v, list | dict)}}, 12, 1),
+                      ensure_ascii=False)[:STATISTICS_CHARS]
 
 
 def scan_request(summary: dict[str, Any], distributions: dict[str, Any], *, origin: Origin,
                  top: int = 5) -> LLMRequest:
     """The request that asks the radiologist to read ``summary`` (from VitalSigns)."""
     expert = load_expert(EXPERT_SLUG)
-    trimmed = {k: (v[:top] if isinstance(v, list) else v) for k, v in summary.items()}
-    statistics = json.dumps(_compact({"vital_signs": trimmed, "metrics": distributions}),
-                            ensure_ascii=False)
+    statistics = statistics_json(summary, distributions, top)
     return LLMRequest(
         messages=[
             {"role": "system", "content": expert.system_prompt},
@@ -64,10 +99,13 @@ def headline(summary: dict[str, Any]) -> str:
         part = summary.get(key) or {}
         return f"{part.get('count', 0):,} ({part.get('percent', 0):g}%)"
 
+    only = (summary.get("orphans") or {}).get("only_in_metadata", 0)
+    unlinked = f", {only:,} of them only in the metadata" if only else ""
+    start = shorten(summary.get("start_page", "the start page"))
     return (f"Link graph scanned: {summary.get('nodes', 0):,} pages, "
-            f"{summary.get('edges', 0):,} links; {share('orphans')} orphans, "
+            f"{summary.get('edges', 0):,} links; {share('orphans')} orphans{unlinked}, "
             f"{share('dead_ends')} dead ends, {share('unreachable_from_start')} unreachable "
-            f"from {summary.get('start_page', 'the start page')}.")
+            f"from {start}.")
 
 
 def start_reading(router: Router, db: Database, session_id: str, scan: Scan) -> Iterator[str]:
