@@ -35,6 +35,10 @@ import pandas as pd
 
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 MAX_EXPANSION = 20  # a gzip that inflates more than this is refused (a zip bomb guard)
+# The csv module refuses a cell over 128 KiB with an error that reads like bad quoting; a
+# cell may be as long as the file (a 2 MB URL is data, not a broken file), and the file's
+# own size cap bounds the memory.
+csv.field_size_limit(max(csv.field_size_limit(), DEFAULT_MAX_BYTES * MAX_EXPANSION))
 DELIMITERS = [",", ";", "\t", "|"]
 SAMPLE_BYTES = 64 * 1024  # what the delimiter sniffer and the header reader look at
 GZIP_MAGIC = b"\x1f\x8b"

@@ -195,3 +195,10 @@ def test_an_excel_unicode_text_task_list_imports(db: Database) -> None:
     assert {t.title: t.notes for t in list_tasks(db, sid)} == {
         "Pay €5": "“soon” – café", "Plan Q3": "",
     }
+
+
+def test_a_cell_of_two_megabytes_is_read_not_taken_for_bad_quoting() -> None:
+    url = "https://example.com/" + "a" * 2_000_000
+    data = f"source,target\nhttps://example.com/,{url}\n".encode()
+    table = read_table(data, name="edges.csv")
+    assert len(table.frame) == 1 and table.frame.iloc[0, 1] == url
