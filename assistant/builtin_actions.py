@@ -1,5 +1,5 @@
 """The built-in actions: remember and forget facts, open pages, minimise and expand step
-cards, and add, change, complete, delete, list and clear tasks.
+cards, add, change, complete, delete, list and clear tasks, and calculate.
 
 Each is a handler (and, for a destructive one, a ``prepare`` that asks the question and
 pins the args the click will run with) registered with ``assistant.actions.register``,
@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from assistant import calculator
 from assistant.actions import Action, ActionContext, Outcome, Run, register
 from core import memory, tasks
 
@@ -171,6 +172,11 @@ def _clear_tasks(ctx: ActionContext, args: dict[str, Any]) -> Outcome:
     return Outcome(True, f"Deleted {count} task{'s' if count != 1 else ''}.")
 
 
+def _calculate(ctx: ActionContext, args: dict[str, Any]) -> Outcome:
+    """Exact arithmetic, never ``eval``: a CalculationError (a ValueError) says what failed."""
+    return Outcome(True, calculator.calculate(args["expression"]).sentence())
+
+
 register(Action(
     "remember_fact",
     "Remember something the user tells you about themselves (name, favourite colour, ...).",
@@ -221,4 +227,10 @@ register(Action(
 register(Action(
     "clear_tasks", "Delete every task on the list.", _args(), destructive=True,
     run=_clear_tasks, prepare=_prepare_clear_tasks,
+))
+register(Action(
+    "calculate",
+    "Calculate an arithmetic expression exactly: numbers, + - * / // % **, parentheses.",
+    _args(["expression"], expression=_text(calculator.MAX_CHARS)),
+    destructive=False, run=_calculate, grounded=("expression",),
 ))

@@ -32,7 +32,7 @@ PLAN_TOKENS = 256
 ACTION_HINT = re.compile(
     r"\b(?:remember|forget|my name is|call me|favou?rite|task|todo|to-do|to do|add|delete|"
     r"remove|complete|finish|done|mark|go to|open|show me|navigate|minimi[sz]e|collapse|"
-    r"expand|clear|pages?\b|priorit)",
+    r"expand|clear|pages?\b|priorit|calculat|comput|\d+\s*[*/^×÷+]\s*\(?\d)",
     re.IGNORECASE,
 )
 

@@ -1,16 +1,20 @@
 """One chat turn, from the user's words to a stored answer.
 
 The story of a message: the user's text is stored first (so a failing model loses
-nothing). Plain statements ("my name is Ann") become actions by rule; otherwise, if it
-may ask for something to be done, the action planner (which sees only the user's own
-words) proposes validated actions; safe ones run at once, destructive
-ones wait for the user's click. The context is built from the expert's system prompt,
-remembered facts, a digest of recent activity and progress messages, and the
-conversation; it goes to the router unfitted (a ``ContextSpec``), in one call: the router
-picks the tier, fits the context to the window of each tier it tries (so the answering
-model gets as much of the conversation as its window holds) and streams the answer.
-The answer — or a readable error, or the part that arrived before the user stopped it —
-is stored with the tier, model, cost, savings, route reason and how full the window was.
+nothing). Questions Ambient answers from its own data — what it can do, what the user
+just did, what it remembers, where a job stands, arithmetic (``assistant.facts``) — are
+answered from that data by rule, with no model call, on every tier: the reply is stored
+with the tier "facts" and says where it came from. Plain statements ("my name is Ann")
+become actions by rule; otherwise, if it may ask for something to be done, the action
+planner (which sees only the user's own words) proposes validated actions; safe ones run
+at once, destructive ones wait for the user's click. The context is built from the
+expert's system prompt, remembered facts, a digest of recent activity and progress
+messages, and the conversation; it goes to the router unfitted (a ``ContextSpec``), in
+one call: the router picks the tier, fits the context to the window of each tier it
+tries (so the answering model gets as much of the conversation as its window holds) and
+streams the answer. The answer — or a readable error, or the part that arrived before
+the user stopped it — is stored with the tier, model, cost, savings, route reason and
+how full the window was.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from assistant import actions, planner
+from assistant import actions, facts, planner
 from assistant.intents import rule_proposals
 from core.conversation import (
     Message,
@@ -33,7 +37,8 @@ from core.conversation import (
 )
 from core.events import digest, recent_events
 from core.experts import Expert, load_expert
-from core.memory import facts, facts_digest, scope_for
+from core.memory import facts as remembered
+from core.memory import facts_digest, scope_for
 from llm.context import ContextSpec, FittedContext, Turn
 from llm.errors import LLMError
 from llm.providers.base import Provider
@@ -95,7 +100,7 @@ def context_spec(
     )
     sections = [
         extra,
-        facts_digest(facts(db, scope_for(session_id))),
+        facts_digest(remembered(db, scope_for(session_id))),
         digest(recent_events(db, session_id, EVENTS_IN_DIGEST)),
         "Recent progress messages in the chat:\n" + "\n".join(f"- {n}" for n in narration)
         if narration
@@ -214,16 +219,17 @@ class ChatTurn:
         )
 
     # -- actions -------------------------------------------------------------------
-    def _act(self) -> str:
-        """Plan and run actions for this user turn; returns a note for the model's context."""
+    def _act(self, *, plan: bool = True) -> str:
+        """Plan and run actions for this user turn; returns a note for the model's context.
+        ``plan=False``: only the statements read by rule (no planner call)."""
         text = self.user_message.content
         proposals = rule_proposals(text)
-        if not proposals and planner.may_ask_for_action(text):
-            plan = planner.plan_actions(
+        if plan and not proposals and planner.may_ask_for_action(text):
+            plan_result = planner.plan_actions(
                 self.router, text, origin=self._origin(), pages=self.pages
             )
-            proposals = list(plan.proposals)
-            self.result.rejections = list(plan.rejections)
+            proposals = list(plan_result.proposals)
+            self.result.rejections = list(plan_result.rejections)
         context = actions.ActionContext(
             self.db, self.session_id, self.page, user_turn=True, pages=self.pages
         )
@@ -258,11 +264,41 @@ class ChatTurn:
         return meta
 
     # -- the answer ----------------------------------------------------------------
+    def _answer_from_data(self, recognised: facts.Recognised) -> Iterator[str]:
+        """The questions answered from Ambient's data: stored, then yielded in one piece."""
+        self._act(plan=False)  # "My name is Ann. What is my name?": the statement first
+        answer = facts.answer(self.db, self.session_id, recognised.questions, self.pages)
+        self.tier = facts.TIER
+        meta = {
+            "answered_from": answer.answered_from,
+            "route_reason": (
+                f"Answered by rule from Ambient's data ({answer.answered_from}); no model "
+                "was called, so nothing was booked in the cost ledger."
+            ),
+        } | self._action_meta()
+        self.result.reply = add_message(
+            self.db, self.session_id, "assistant", answer.text, tier=facts.TIER, meta=meta,
+            conversation_id=self.conversation_id,
+        )
+        yield answer.text
+
+    def _facts_note(self, recognised: facts.Recognised | None) -> str:
+        """For a message that also asks something else: the facts, for the model to use."""
+        if recognised is None:
+            return ""
+        answer = facts.answer(self.db, self.session_id, recognised.questions, self.pages)
+        return ("Facts from Ambient's own data for part of the user's message (use them "
+                f"exactly; do not change the figures):\n{answer.text}")
+
     def stream(self) -> Iterator[str]:
         """Yield the answer as it arrives (escalation notices in italics between attempts)."""
         routed = None
         try:
-            note = self._act()
+            recognised = facts.recognise(self.user_message.content)
+            if recognised is not None and recognised.complete:
+                yield from self._answer_from_data(recognised)
+                return
+            note = "\n\n".join(n for n in (self._act(), self._facts_note(recognised)) if n)
             spec = context_spec(self.db, self.session_id, self.expert, self.conversation_id,
                                 note)
             routed = self.router.stream(self._request(spec))  # it fits spec per tier tried
@@ -287,9 +323,10 @@ class ChatTurn:
         except LLMError as exc:
             self._store_failure(routed, routed.text if routed else "", str(exc), "error")
         except GeneratorExit:
-            partial = routed.text if routed else ""
-            self._store_failure(routed, partial, "The answer was stopped before it finished.",
-                                "partial")
+            if self.result.reply is None:  # an answer from data is stored before it is shown
+                partial = routed.text if routed else ""
+                self._store_failure(routed, partial,
+                                    "The answer was stopped before it finished.", "partial")
             raise
         except Exception as exc:
             log.exception("chat turn failed")

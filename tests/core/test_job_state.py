@@ -1,0 +1,51 @@
+"""Where a session's jobs stand, read from the jobs table (what the assistant reports)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.job_state import QUIET_AFTER_S, recent_jobs
+from core.sessions import ensure_session
+from store.db import Database, utcnow
+from store.models import JobItemRow, JobRow
+
+
+def add_job(db: Database, sid: str, job_id: str, **kw: object) -> None:
+    now = utcnow()
+    values = {"kind": "long_job", "title": "Long job", "status": "running", "total": 4,
+              "completed": 0, "failed": 0, "created_at": now, "heartbeat_at": now} | kw
+    with db.write() as s:
+        s.add(JobRow(id=job_id, session_id=sid, **values))
+
+
+def test_the_newest_jobs_of_the_session_with_counts_and_errors(db: Database) -> None:
+    sid, other = ensure_session(db, None), ensure_session(db, None)
+    start = utcnow() - timedelta(minutes=10)
+    add_job(db, sid, "a" * 32, status="done", total=3, completed=2, failed=1,
+            error="1 of 3 items failed; the others are done.", created_at=start,
+            finished_at=start + timedelta(minutes=1))
+    with db.write() as s:
+        s.add(JobItemRow(job_id="a" * 32, idx=1, status="failed", error="Item 2 failed."))
+        s.add(JobItemRow(job_id="a" * 32, idx=2, status="failed", error="Item 3 failed."))
+    add_job(db, sid, "b" * 32, total=10, completed=4, created_at=start + timedelta(minutes=5))
+    add_job(db, other, "c" * 32)  # another session's job is not reported
+
+    newest, older = recent_jobs(db, sid)
+    assert (newest.id, newest.status, newest.processed, newest.total, newest.percent) == (
+        "b" * 32, "running", 4, 10, 40)
+    assert newest.quiet_for_s is not None and not newest.quiet
+    assert (older.status, older.completed, older.failed) == ("done", 2, 1)
+    assert older.first_item_error == "Item 2 failed." and older.quiet_for_s is None
+    assert [j.id for j in recent_jobs(db, sid, limit=1)] == [newest.id]
+
+
+def test_a_running_job_with_no_sign_of_life_is_quiet(db: Database) -> None:
+    sid = ensure_session(db, None)
+    long_ago = utcnow() - timedelta(seconds=QUIET_AFTER_S + 60)
+    add_job(db, sid, "d" * 32, heartbeat_at=long_ago, created_at=long_ago)
+    (job,) = recent_jobs(db, sid)
+    assert job.quiet and job.quiet_for_s is not None and job.quiet_for_s > QUIET_AFTER_S
+
+
+def test_a_session_without_jobs_has_none(db: Database) -> None:
+    assert recent_jobs(db, ensure_session(db, None)) == []
