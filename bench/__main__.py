@@ -8,11 +8,16 @@ import sys
 
 from bench import BENCHMARKS, write_section
 
+BENCHMARKS = (*BENCHMARKS, "routing")  # routing: bench/routing.py (quality-aware routing replay)
+BENCHMARKS = (*BENCHMARKS, "load")  # load: bench/load.py (two replicas on PostgreSQL)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="+", help=f"one of: {', '.join(BENCHMARKS)}, or all")
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
+    parser.add_argument("--subset", type=int, metavar="N", help="routing: replay N prompts per set")
+    parser.add_argument("--seconds", type=float, metavar="S", help="load: seconds per phase")
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if args.names == ["all"] else args.names
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -20,7 +25,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
     for name in names:
         print(f"== {name} ==", flush=True)
-        section = importlib.import_module(f"bench.{name}").run()
+        module = importlib.import_module(f"bench.{name}")
+        if name == "load" and args.seconds:
+            section = module.run(seconds=args.seconds)
+        else:
+            section = module.run(subset=args.subset) if name == "routing" else module.run()
         print(section.markdown())
         if not args.no_write:
             write_section(section)

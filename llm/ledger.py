@@ -192,3 +192,38 @@ def left_in_session_usd(db: Database, budget: Budget, session_id: str) -> Decima
     with db.read() as s:
         spent = _committed_nusd(s, LLMCallRow.session_id == session_id)
     return usd(max(_cap_nusd(budget.session_usd) - spent, 0))  # type: ignore[operator]
+
+
+FEEDBACK = {"up": 1, "down": 0}
+
+
+def record_feedback(db: Database, request_id: str, verdict: str | None) -> bool:
+    """The user's thumbs ("up", "down", or None to take it back) on the answer of
+    ``request_id``, kept on the ledger row of the attempt whose answer was given. Returns
+    False when no such answer is booked."""
+    if verdict is not None and verdict not in FEEDBACK:
+        raise ValueError(f"Feedback is 'up' or 'down', not {verdict!r}.")
+    value = FEEDBACK.get(verdict) if verdict else None
+    with db.write() as s:
+        row_id = s.scalar(
+            select(LLMCallRow.id)
+            .where(LLMCallRow.request_id == request_id, LLMCallRow.status == "ok")
+            .order_by(LLMCallRow.attempt.desc(), LLMCallRow.id.desc())
+            .limit(1)
+        )
+        if row_id is None:
+            return False
+        s.execute(update(LLMCallRow).where(LLMCallRow.id == row_id).values(
+            feedback=value, feedback_at=utcnow() if value is not None else None))
+    return True
+
+
+def feedback_for(db: Database, request_id: str) -> str | None:
+    """The verdict given on ``request_id``'s answer, if any ("up" or "down")."""
+    with db.read() as s:
+        value = s.scalar(
+            select(LLMCallRow.feedback)
+            .where(LLMCallRow.request_id == request_id, LLMCallRow.feedback.is_not(None))
+            .limit(1)
+        )
+    return None if value is None else ("up" if value else "down")

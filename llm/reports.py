@@ -399,3 +399,56 @@ def calls_for_request(db: Database, request_id: str) -> list[LLMCallRow]:
                 .order_by(LLMCallRow.attempt, LLMCallRow.id)
             ).all()
         )
+
+
+# -- quality: escalations and the user's verdicts ----------------------------------------
+
+ESCALATION_REASONS = {
+    "difficulty": "the question looked hard (difficulty)",
+    "confidence": "the answer looked unreliable (confidence)",
+    "user": "the user asked a stronger model",
+    "validation": "the answer was invalid (empty, cut off, not the schema)",
+}
+
+
+def escalations_by_reason(db: Database, filters: Filters | None = None) -> list[dict[str, Any]]:
+    """Requests that went above their first tier, per reason, most common first."""
+    filters = filters or Filters()
+    query = (
+        select(LLMCallRow.escalation, func.count(func.distinct(LLMCallRow.request_id)))
+        .where(and_(*filters.conditions()), LLMCallRow.escalation.is_not(None))
+        .group_by(LLMCallRow.escalation)
+        .order_by(func.count(func.distinct(LLMCallRow.request_id)).desc())
+    )
+    with db.read() as s:
+        rows = s.execute(query).all()
+    return [{"reason": ESCALATION_REASONS.get(reason, reason), "key": reason,
+             "requests": int(count)} for reason, count in rows]
+
+
+FEEDBACK_BY = ("tier", "purpose", "expert")
+
+
+def feedback_by(db: Database, by: str, filters: Filters | None = None) -> list[dict[str, Any]]:
+    """Thumbs up and down per ``by`` (tier, purpose or expert), with counts and the share
+    of thumbs up."""
+    if by not in FEEDBACK_BY:
+        raise ValueError(f"Cannot group feedback by {by!r}; use one of {', '.join(FEEDBACK_BY)}.")
+    filters = filters or Filters()
+    field = getattr(LLMCallRow, by)
+    query = (
+        select(field,
+               func.sum(case((LLMCallRow.feedback == 1, 1), else_=0)),
+               func.sum(case((LLMCallRow.feedback == 0, 1), else_=0)))
+        .where(and_(*filters.conditions()), LLMCallRow.feedback.is_not(None))
+        .group_by(field)
+        .order_by(field)
+    )
+    with db.read() as s:
+        rows = s.execute(query).all()
+    out = []
+    for key, up, down in rows:
+        up, down = int(up or 0), int(down or 0)
+        out.append({by: key or "(none)", "up": up, "down": down, "ratings": up + down,
+                    "up_share": up / (up + down) if up + down else None})
+    return out

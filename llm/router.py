@@ -13,12 +13,22 @@ in turn. It decides, in this order, and writes down why at each step:
 3. budget — a cloud call must fit in what is left of the daily and session caps;
    its worst case is reserved first and settled after;
 4. availability — a tier that is down, missing its model or cooling down is skipped;
-5. difficulty — purpose, prompt size and the expert's tier choose where to start. The
-   size of a ``ContextSpec`` request is what fitting can never leave out (the system
+5. difficulty — purpose, prompt size and the expert's tier are floors for where to start.
+   The size of a ``ContextSpec`` request is what fitting can never leave out (the system
    prompt and the newest message), since older messages and background sections are
-   dropped to fit; a tier whose window cannot hold that much is started above;
+   dropped to fit; a tier whose window cannot hold that much is started above. Above the
+   floors, ``llm.quality.difficulty`` scores the question, and the thresholds for the
+   user's quality target (``AMBIENT_QUALITY_TARGET``, Settings; moved by the user's
+   thumbs, ``llm/calibration.py``) decide whether it starts a tier higher ("looks like
+   multi-step arithmetic: difficulty 0.81 above 0.62 → cloud");
 6. cascade — an answer that fails validation (empty, cut off, refused, invalid JSON
-   after one repair attempt) goes one tier up.
+   after one repair attempt) goes one tier up. A weak tier's answer to a checked purpose
+   (extract, analyze, summarize) whose ``llm.quality.confidence`` is below the target's
+   threshold goes one tier up too, both attempts booked; a streamed chat answer cannot be
+   taken back, so a low-confidence one carries a ``caution`` and the tier that could
+   answer better (``stronger_tier``) for an "Ask a stronger model" button. The check
+   runs only on questions of the kind it was measured on (``answer_check_applies``:
+   arithmetic); elsewhere it would escalate at random.
 
 Per attempt, a request with a ``ContextSpec`` is fitted to the tier actually tried (its
 provider's ``count_tokens`` and ``context_window(model)``; the redacted spec for a
@@ -33,14 +43,17 @@ Every attempt, including failures and refusals, is booked in the ledger.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from llm import ledger, privacy
+from llm import ledger, privacy, quality
+from llm.calibration import FeedbackShifts
 from llm.context import ContextSpec, FittedContext, system_text
-from llm.env import env_bool, env_choice, env_usd
+from llm.env import env_bool, env_choice, env_float, env_usd
 from llm.errors import LLMError
 from llm.health import TierHealth
 from llm.ledger import Budget, BudgetRefusal, CallRecord
@@ -61,10 +74,23 @@ PURPOSE_START = {
     "analyze": "local",
 }
 PRIVACY_MODES = ("keep_local", "redact")
+# Purposes whose answer is checked before anyone sees it (not streamed to the user): a
+# low-confidence answer is escalated. Chat is streamed: it gets a caution instead.
+CHECKED_PURPOSES = ("extract", "analyze", "summarize")
+CAUTIONED_PURPOSES = ("chat",)
+QUESTION_CHARS = 8_000  # what the estimators read of a long prompt (its end)
+DEFAULT_QUALITY_TARGET = 0.95
 REPAIR_PROMPT = (
     "Your previous answer could not be used: {reason}. Reply again with only a JSON value "
     "that matches the schema, and nothing else."
 )
+
+
+def _quality_target(value: float, name: str) -> float:
+    if not 0.5 <= value <= 1.0:
+        raise ValueError(f"{name} must be between 0.5 and 1 (a share of the strongest "
+                         f"tier's quality, like 0.95), not {value}.")
+    return value
 
 
 @dataclass
@@ -76,6 +102,9 @@ class RouterSettings:
     cooldown_after: int = 3
     cooldown_s: float = 60.0
     models: dict[str, str] = field(default_factory=dict)  # the chosen model per tier
+    # "95 % of the strongest allowed tier's quality": chooses the estimators' thresholds.
+    quality_target: float = DEFAULT_QUALITY_TARGET
+    feedback_since: datetime | None = None  # thumbs given before this are ignored (a reset)
 
     @classmethod
     def from_env(cls) -> RouterSettings:
@@ -83,6 +112,9 @@ class RouterSettings:
         return cls(
             privacy_mode=mode,
             allow_cloud=env_bool("AMBIENT_ALLOW_CLOUD", True),
+            quality_target=_quality_target(
+                env_float("AMBIENT_QUALITY_TARGET", DEFAULT_QUALITY_TARGET),
+                "AMBIENT_QUALITY_TARGET"),
             budget=Budget(
                 daily_usd=env_usd("AMBIENT_DAILY_BUDGET_USD", "1.00"),
                 session_usd=env_usd("AMBIENT_SESSION_BUDGET_USD", "0.25"),
@@ -118,6 +150,9 @@ class LLMRequest:
     max_tokens: int = 512
     temperature: float = 0.7
     context: ContextSpec | None = None
+    # "Ask a stronger model": the request this one re-asks, and why it went up.
+    parent_request_id: str | None = None
+    escalation: str | None = None
 
     def __post_init__(self) -> None:
         if self.context is None:
@@ -171,6 +206,10 @@ class RouteResult:
     latency_s: float = 0.0
     ttft_s: float | None = None
     context: FittedContext | None = None  # as sent to the answering tier (with a spec)
+    difficulty: float | None = None  # the question's estimated difficulty (unpinned calls)
+    confidence: float | None = None  # the checked confidence of a weak tier's answer
+    caution: str = ""  # a low-confidence streamed answer: what to doubt, what would help
+    stronger_tier: str | None = None  # the tier "Ask a stronger model" would use
 
     @property
     def savings_usd(self) -> Decimal:
@@ -223,6 +262,78 @@ class _Plan:
     candidates: list[str]
     privacy: _Privacy
     models: dict[str, str] = field(default_factory=dict)
+    difficulty: float | None = None
+    raised_by_difficulty: bool = False
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    score: float | None = None
+    escalate_to: str | None = None
+    caution: str = ""
+    stronger: str | None = None
+    reason: str = ""
+
+
+def _next_tier(tier: str) -> str | None:
+    at = _rank(tier)
+    return TIER_ORDER[at + 1] if 0 <= at < len(TIER_ORDER) - 1 else None
+
+
+def _question(request: LLMRequest) -> str:
+    """What the estimators read: the newest user message (its end, if very long)."""
+    for message in reversed(request.messages):
+        if message.get("role", "user") == "user" and message.get("content"):
+            return str(message["content"])[-QUESTION_CHARS:]
+    return ""
+
+
+def _step(weak: str, strong: str) -> str:
+    """The calibrated step a move from ``weak`` to ``strong`` is judged by: the estimators
+    know two (embedded→local, local→cloud); embedded→cloud, when no local tier is set up,
+    is judged as local→cloud (the strong side decides how much better an answer gets)."""
+    return "embedded→local" if strong == "local" else "local→cloud"
+
+
+_ARITHMETIC = re.compile(
+    r"\d[\d,.]*\s*(?:[-+*/×÷^%]|times|plus|minus|divided by)\s*\(?\d"
+    r"|\b(?:sum|total|average|percent|how many|how much)\b",
+    re.IGNORECASE,
+)
+_CODE = re.compile(r"```|\bdef |\bclass |\bfunction\b|\bSELECT\b|\{\s*\n", re.IGNORECASE)
+_REASONING = re.compile(r"\b(?:prove|derive|why|explain|compare|analy[sz]e|evaluate)\b",
+                        re.IGNORECASE)
+_WORD_PROBLEM = re.compile(
+    r"\b(?:how (?:many|much|far|long|fast)|when (?:does|do|will)|what (?:is|was) the "
+    r"(?:difference|total|rate|speed|cost))\b", re.IGNORECASE)
+_LOOKS_LIKE = ((_ARITHMETIC, "arithmetic"), (_CODE, "code"), (_REASONING, "reasoning"))
+
+
+def answer_check_applies(question: str) -> bool:
+    """Whether ``llm.quality.confidence`` can judge an answer to ``question``.
+
+    It was learned from public per-prompt outcomes, and the only public *answers* are to
+    arithmetic word problems (GSM8K): on other answers it ranks no better than chance
+    (bench/RESULTS.md, routing). So the answer check runs where it was measured to work;
+    elsewhere the difficulty step, validation and the user's thumbs decide."""
+    return bool(_ARITHMETIC.search(question)) or (
+        len(re.findall(r"\d+(?:[.,]\d+)?", question)) >= 2
+        and bool(_WORD_PROBLEM.search(question)))
+
+
+def describe_question(text: str) -> str:
+    """A few words on what kind of question the difficulty estimate was made on."""
+    kinds = [name for pattern, name in _LOOKS_LIKE if pattern.search(text)]
+    if "arithmetic" not in kinds and answer_check_applies(text):
+        kinds.insert(0, "arithmetic")
+    steps = len(re.findall(r"[.?!;]\s+\S", text)) + 1
+    if "arithmetic" in kinds:
+        return "looks like multi-step arithmetic" if steps > 2 else "looks like arithmetic"
+    if kinds:
+        return f"looks like {kinds[0]}"
+    if steps > 3 or len(text) > 1_500:
+        return "a long question with several parts"
+    return "a short question"
 
 
 class _RestoringBuffer:
@@ -263,6 +374,8 @@ class RoutedStream:
         self.decisions: list[Decision] = []
         self.attempts: list[Attempt] = []
         self.result: RouteResult | None = None
+        self.difficulty: float | None = None
+        self.raised_by_difficulty = False
         self.text = ""  # text of the current attempt so far (kept if the caller stops)
         self.tier: str | None = None
         self.context: FittedContext | None = None
@@ -301,6 +414,7 @@ class Router:
         self.health = TierHealth(
             self.settings.health_ttl_s, self.settings.cooldown_after, self.settings.cooldown_s
         )
+        self._feedback = FeedbackShifts(db)
 
     # -- public ----------------------------------------------------------------------
     def provider(self, tier: str) -> Provider:
@@ -411,19 +525,56 @@ class Router:
                 if bigger:
                     start = bigger[0]
                     why = f"the prompt (about {prompt:,} tokens) is too long for the {tier} tier"
+        score, raised = None, False
+        if start in tiers:
+            start, why, score, raised = self._by_difficulty(request, tiers, start, why)
         if start not in tiers:
             why += (", but this prompt may not go to the cloud" if start == "cloud"
                     else ", which is not set up here")
         up = [t for t in tiers if _rank(t) >= _rank(start)]
         down = [t for t in reversed(tiers) if _rank(t) < _rank(start)]
         decisions.append(Decision("difficulty", f"Starting on {start}: {why}.", start))
-        return _Plan(up + down, private)
+        return _Plan(up + down, private, difficulty=score, raised_by_difficulty=raised)
+
+    def _threshold_shift(self, purpose: str, tier: str) -> float:
+        return self._feedback.for_tier(purpose, tier, self.settings.quality_target,
+                                       self.settings.feedback_since)
+
+    def _by_difficulty(
+        self, request: LLMRequest, tiers: list[str], start: str, why: str
+    ) -> tuple[str, str, float | None, bool]:
+        """Above the floors: start a tier higher while the question looks too hard for
+        the current one at the user's quality target."""
+        question = _question(request)
+        higher = [t for t in tiers if _rank(t) > _rank(start)]
+        if not question or not higher:
+            return start, why, None, False
+        try:
+            score = quality.difficulty(question)
+        except Exception:  # the estimator only advises: a broken artefact must not stop a call
+            log.exception("difficulty estimate failed")
+            return start, why, None, False
+        raised = False
+        checked = request.purpose in CHECKED_PURPOSES
+        for strong in higher:
+            limits = quality.thresholds(self.settings.quality_target, _step(start, strong))
+            limit = limits.difficulty if checked else limits.difficulty_alone
+            limit = min(1.0, max(0.0, limit + self._threshold_shift(request.purpose, start)))
+            if score <= limit:
+                why += (f"; difficulty {score:.2f} is within its reach "
+                        f"(threshold {limit:.2f})")
+                break
+            why = (f"{describe_question(question)}: difficulty {score:.2f} above "
+                   f"{limit:.2f} → {strong}")
+            start, raised = strong, True
+        return start, why, score, raised
 
     # -- running ---------------------------------------------------------------------
     def _record(
         self, stream: RoutedStream, attempt: int, tier: str, model: str, status: str,
         reason: str, reply: Reply | None = None, error: str | None = None,
         counterfactual: bool = False, partial: Usage | None = None,
+        escalation: str | None = None, confidence: float | None = None,
     ) -> CallRecord:
         request, origin = stream.request, stream.request.origin
         usage = reply.usage if reply else (partial or Usage(0, 0, "estimated"))
@@ -442,6 +593,10 @@ class Router:
             latency_ms=int(reply.latency_s * 1000) if reply else None,
             ttft_ms=int(reply.ttft_s * 1000) if reply and reply.ttft_s is not None else None,
             error_text=error,
+            escalation=escalation or request.escalation or (
+                "difficulty" if stream.raised_by_difficulty else None),
+            difficulty=stream.difficulty, confidence=confidence,
+            parent_request_id=request.parent_request_id,
         )
 
     def _run(self, stream: RoutedStream) -> Iterator[str | Notice]:
@@ -452,7 +607,9 @@ class Router:
             self._book_unanswered(stream, str(exc))
             raise
         candidates, private = plan.candidates, plan.privacy
+        stream.difficulty, stream.raised_by_difficulty = plan.difficulty, plan.raised_by_difficulty
         redaction = private.redaction
+        answer_checked = request.purpose in CHECKED_PURPOSES + CAUTIONED_PURPOSES
         fitted_before: FittedContext | None = None  # the last attempt's fitted context
         attempt_no = 0
         position = 0
@@ -520,6 +677,8 @@ class Router:
                     reply_stream = provider.stream(ChatRequest(
                         messages=messages, model=model, max_tokens=request.max_tokens,
                         temperature=request.temperature, schema=request.schema,
+                        logprobs=answer_checked and tier != candidates[-1] and any(
+                            _rank(c) > _rank(tier) for c in candidates),
                     ))
                     try:
                         for piece in reply_stream:
@@ -568,10 +727,27 @@ class Router:
                 text = redaction.restore(reply.text) if restoring else reply.text
                 verdict = check(text, reply.finish_reason, request.schema)
                 if verdict.ok:
+                    judged = self._judge(request, candidates[position:], tier, text, reply)
+                    if judged.escalate_to:
+                        self._book_reply(stream, reservation, attempt_no, tier, model,
+                                         "escalated", reply, judged.reason, judged.reason,
+                                         escalation="confidence", confidence=judged.score)
+                        decisions.append(Decision("cascade", judged.reason, tier))
+                        last_failure = judged.reason
+                        min_rank = _rank(tier)
+                        yield Notice(f"Checking with the {judged.escalate_to} tier: the "
+                                     f"{tier} answer looks unreliable.")
+                        break
+                    if judged.reason:
+                        decisions.append(Decision("cascade", judged.reason, tier))
                     reason = stream.route_reason
                     record = self._book_reply(stream, reservation, attempt_no, tier, model,
-                                              "ok", reply, reason, reason, used=True)
+                                              "ok", reply, reason, reason, used=True,
+                                              confidence=judged.score)
                     stream.result = self._result(stream, reply, text, record, verdict.data)
+                    stream.result.confidence = judged.score
+                    stream.result.caution = judged.caution
+                    stream.result.stronger_tier = judged.stronger
                     return
                 if request.schema is not None and not repaired:
                     repaired = True
@@ -606,7 +782,7 @@ class Router:
                 reason = f"The {tier} answer failed validation ({verdict.reason})"
                 reason += f"; escalating to {higher[0]}." if higher else "."
                 self._book_reply(stream, reservation, attempt_no, tier, model, "escalated",
-                                 reply, reason, verdict.reason)
+                                 reply, reason, verdict.reason, escalation="validation")
                 decisions.append(Decision("cascade", reason, tier))
                 last_failure = verdict.reason
                 min_rank = _rank(tier)
@@ -620,6 +796,59 @@ class Router:
             self._book_unanswered(stream, message)
         raise RouteError(message, decisions, attempts)
 
+    def _judge(
+        self, request: LLMRequest, later: list[str], tier: str, text: str, reply: Reply
+    ) -> _Judgement:
+        """Is a weak tier's valid answer good enough? Checked purposes go one tier up when
+        its confidence is below the target's threshold; chat keeps the answer, with a
+        caution and the tier that could do better."""
+        checked = request.purpose in CHECKED_PURPOSES
+        if not (checked or request.purpose in CAUTIONED_PURPOSES) or request.tier:
+            return _Judgement()
+        question = _question(request)
+        if not answer_check_applies(question):
+            return _Judgement()
+        higher = [t for t in later if _rank(t) > _rank(tier) and self._available(t)[0]]
+        above = higher[0] if higher else _next_tier(tier)
+        if above is None:
+            return _Judgement()  # already the strongest tier there is
+        try:
+            score = quality.confidence(question, text,
+                                       list(reply.logprobs) if reply.logprobs else None)
+            limits = quality.thresholds(self.settings.quality_target, _step(tier, above))
+        except Exception:  # the estimator only advises: a broken artefact must not stop a call
+            log.exception("confidence estimate failed")
+            return _Judgement()
+        shift = self._threshold_shift(request.purpose, tier)
+        limit = min(1.0, max(0.0, limits.confidence - shift))
+        if score >= limit:
+            return _Judgement(score)
+        doubt = f"confidence {score:.2f} below {limit:.2f}"
+        if checked and higher:
+            return _Judgement(score, escalate_to=higher[0], reason=(
+                f"The {tier} answer looks unreliable ({doubt}); escalating to {higher[0]}."))
+        if higher:
+            caution = (f"This answer may be wrong: the answer check puts it at {doubt}. "
+                       f"Ask a stronger model ({higher[0]}) to check it.")
+        else:
+            caution = (f"This answer may be wrong: the answer check puts it at {doubt}, and "
+                       f"no stronger model can answer here. {self._what_would_help(tier)}")
+        return _Judgement(score, caution=caution, stronger=higher[0] if higher else None,
+                          reason=f"The {tier} answer may be unreliable ({doubt}).")
+
+    def _what_would_help(self, tier: str) -> str:
+        tiers = self.tiers()
+        if tier == "embedded" and ("local" not in tiers or not self._available("local")[0]):
+            help_ = "Start Ollama (`ollama serve`) for a stronger local model"
+            if "cloud" not in tiers:
+                help_ += ", or add an OpenAI key in Settings"
+            return help_ + "."
+        if "cloud" not in tiers:
+            return "Add an OpenAI key (or an OpenAI-compatible endpoint) for stronger answers."
+        if not self.settings.allow_cloud:
+            return "Cloud calls are off in Settings; turn them on for stronger answers."
+        return "This prompt must stay on this machine, so the cloud cannot check it."
+
     def _book_unanswered(self, stream: RoutedStream, message: str) -> None:
         """A request no tier even tried is still booked, so the ledger shows it."""
         tier = next(iter(self.tiers()), "embedded")
@@ -630,11 +859,12 @@ class Router:
     def _book_reply(
         self, stream: RoutedStream, reservation: int | None, attempt: int, tier: str,
         model: str, status: str, reply: Reply, ledger_reason: str, attempt_reason: str,
-        *, used: bool = False,
+        *, used: bool = False, escalation: str | None = None, confidence: float | None = None,
     ) -> CallRecord:
         """Book an attempt that produced a reply (``used``: its answer is the one given)."""
         record = self._record(stream, attempt, tier, model, status, ledger_reason,
-                              reply=reply, counterfactual=used)
+                              reply=reply, counterfactual=used, escalation=escalation,
+                              confidence=confidence)
         self._write(reservation, record)
         stream.attempts.append(Attempt(tier, reply.model, status, attempt_reason,
                                        usd(record.cost_nusd), reply.usage))
@@ -656,6 +886,7 @@ class Router:
             counterfactual_usd=usd(record.counterfactual_nusd), decisions=stream.decisions,
             attempts=stream.attempts, data=data, validated=validated, note=note,
             latency_s=reply.latency_s, ttft_s=reply.ttft_s, context=stream.context,
+            difficulty=stream.difficulty,
         )
 
 

@@ -8,6 +8,7 @@ shares the database. Each value is validated before it is stored.
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,7 +22,8 @@ from llm.router import PRIVACY_MODES, LLMRequest, RouterSettings
 from store.db import Database, utcnow
 from store.models import SettingRow
 
-KEYS = ("privacy_mode", "allow_cloud", "daily_budget_usd", "session_budget_usd", "models")
+KEYS = ("privacy_mode", "allow_cloud", "daily_budget_usd", "session_budget_usd", "models",
+        "quality_target", "feedback_since")
 MAX_BUDGET = Decimal("10000")
 
 
@@ -52,6 +54,22 @@ def validate(key: str, value: Any) -> Any:
         return _budget("daily budget", value)
     if key == "session_budget_usd":
         return _budget("session budget", value)
+    if key == "quality_target":
+        try:
+            target = float(value)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError("The quality target must be a share, like 0.95.") from exc
+        if not 0.5 <= target <= 1.0:
+            raise SettingsError("The quality target must be between 50 % and 100 % of the "
+                                "strongest allowed tier's quality.")
+        return round(target, 3)
+    if key == "feedback_since":
+        if value is None:
+            return None
+        try:
+            return datetime.fromisoformat(str(value)).replace(tzinfo=None).isoformat()
+        except ValueError as exc:
+            raise SettingsError("The feedback reset must be a date and time.") from exc
     if key == "models":
         if not isinstance(value, dict) or not all(
             tier in TIER_ORDER and isinstance(model, str) and 0 < len(model.strip()) <= 200
@@ -98,6 +116,9 @@ def router_settings(db: Database, base: RouterSettings) -> RouterSettings:
         allow_cloud=saved.get("allow_cloud", base.allow_cloud),
         budget=budget,
         models={**base.models, **saved.get("models", {})},
+        quality_target=float(saved.get("quality_target", base.quality_target)),
+        feedback_since=(datetime.fromisoformat(saved["feedback_since"])
+                        if saved.get("feedback_since") else base.feedback_since),
     )
 
 

@@ -300,6 +300,12 @@ def model_spec(name: str) -> ModelSpec:
 # --------------------------------------------------------------------------- replies
 
 
+def _token_logprob(chunk: str, scripted: tuple[float, ...] | None, index: int) -> dict:
+    """One entry of a streamed line's ``logprobs`` list, as Ollama writes it."""
+    value = scripted[index] if scripted is not None and index < len(scripted) else -0.05
+    return {"token": chunk, "logprob": value, "bytes": list(chunk.encode("utf-8"))}
+
+
 @dataclasses.dataclass
 class Reply:
     """A scripted reply to one /api/chat or /api/generate request, with optional faults.
@@ -317,6 +323,10 @@ class Reply:
     chunk_delay: float | None = None
     done_reason: str | None = None
     flood: bool | None = None
+    # Each chunk's log-probability when the request asks for ``"logprobs": true``
+    # (Ollama sends ``logprobs: [{token, logprob, bytes}]`` on every streamed line);
+    # chunks past the end of this tuple, or all when it is None, get -0.05.
+    logprobs: tuple[float, ...] | None = None
 
     @classmethod
     def http_error(cls, status: int = 500, error: str = DEFAULT_ERROR) -> Reply:
@@ -682,6 +692,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server: _Server
+    _wants_logprobs = False
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -953,6 +964,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, final)
             return
 
+        self._wants_logprobs = body.get("logprobs") is True
         reply = self.fake._next_reply(endpoint, body)
         self.fake._sleep(reply.first_byte_delay)
         if reply.status is not None:
@@ -1028,7 +1040,10 @@ class _Handler(BaseHTTPRequestHandler):
             if reply.cut_after is not None and index >= reply.cut_after:
                 break
             self.fake._sleep(reply.chunk_delay)
-            self._stream_line(self._frame(endpoint, model, chunk))
+            frame = self._frame(endpoint, model, chunk)
+            if self._wants_logprobs:
+                frame["logprobs"] = [_token_logprob(chunk, reply.logprobs, index)]
+            self._stream_line(frame)
         if reply.error_after is not None:
             self._stream_line({"error": reply.error or DEFAULT_ERROR})
             self._end_stream()

@@ -754,12 +754,18 @@ class FakeOpenAI:
                 out["usage"] = usage
             return out
 
-        def choice(delta: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
-            return [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        wants_logprobs = body.get("logprobs") is True
+
+        def choice(delta: dict[str, Any], finish: str | None = None,
+                   logprobs: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+            return [{"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]
 
         yield chunk(choice({"role": "assistant", "content": "", "refusal": None}))
         for token in tokens:
-            yield chunk(choice({"content": token}))
+            # OpenAI sends each token's log-probability beside it when asked (logprobs=true).
+            logprobs = {"content": [_token_logprob(token)], "refusal": None} if (
+                wants_logprobs) else None
+            yield chunk(choice({"content": token}, logprobs=logprobs))
         yield chunk(choice({}, finish_reason))
         if include_usage:
             yield chunk([], self._usage(body, len(tokens)))
@@ -816,6 +822,15 @@ class FakeOpenAI:
         if cut.stall_seconds != 0:
             self._wait(cut.stall_seconds)
         raise _Dropped
+
+
+LOGPROB = -0.05  # what every token's log-probability is said to be, when asked for
+
+
+def _token_logprob(token: str) -> dict[str, Any]:
+    """One ``logprobs.content`` entry, as OpenAI writes it."""
+    return {"token": token, "logprob": LOGPROB, "bytes": list(token.encode("utf-8")),
+            "top_logprobs": []}
 
 
 def _sse(payload: Any) -> bytes:

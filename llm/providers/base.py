@@ -43,6 +43,9 @@ class ChatRequest:
     temperature: float = 0.7
     schema: dict[str, Any] | None = None
     timeout: float | None = None
+    # Ask for each generated token's log-probability, where the tier reports them (the
+    # router's answer check reads their quantiles).
+    logprobs: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Done:
     model: str
     usage: Usage
     finish_reason: str = "stop"
+    logprobs: tuple[float, ...] | None = None  # per generated token, when reported
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class Reply:
     finish_reason: str
     latency_s: float
     ttft_s: float | None
+    logprobs: tuple[float, ...] | None = None  # per generated token, when reported
 
 
 @dataclass
@@ -193,6 +198,7 @@ class ReplyStream:
             finish_reason=done.finish_reason,
             latency_s=time.perf_counter() - self._started,
             ttft_s=self._ttft,
+            logprobs=None if overflow else done.logprobs,
         )
 
     def close(self) -> None:

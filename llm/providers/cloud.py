@@ -249,6 +249,8 @@ class CloudProvider(Provider):
         if stream:
             kwargs["stream"] = True
             kwargs["stream_options"] = {"include_usage": True}
+        if request.logprobs:
+            kwargs["logprobs"] = True
         if request.schema is None:
             return client.chat.completions.create(**kwargs)
 
@@ -281,6 +283,7 @@ class CloudProvider(Provider):
         error: LLMError | None = None
         response: Any = None
         pieces: list[str] = []
+        logprobs: list[float] = []
         refusal: list[str] = []
         usage: Any = None
         answered_by = model
@@ -296,6 +299,9 @@ class CloudProvider(Provider):
                     if delta is not None and delta.content:
                         pieces.append(delta.content)
                         yield delta.content
+                    content_logprobs = getattr(getattr(choice, "logprobs", None), "content", None)
+                    if content_logprobs:
+                        logprobs.extend(float(t.logprob) for t in content_logprobs)
                     if delta is not None and getattr(delta, "refusal", None):
                         refusal.append(delta.refusal)
                     if choice.finish_reason:
@@ -321,7 +327,8 @@ class CloudProvider(Provider):
                 tier=self.tier,
                 provider=self.name,
             )
-        yield Done(answered_by, self._usage(usage, request, text), finish)
+        yield Done(answered_by, self._usage(usage, request, text), finish,
+                   tuple(logprobs) if logprobs else None)
 
     def _whole(self, request: ChatRequest, model: str) -> Iterator[str | Done]:
         timeout = self._timeout if request.timeout is None else request.timeout

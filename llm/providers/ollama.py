@@ -294,6 +294,7 @@ class OllamaProvider(Provider):
         timeout = request.timeout or self.timeout
         client = self._client_for(timeout)
         parts: list[str] = []
+        logprobs: list[float] = []
         final: ollama.ChatResponse | None = None
         chunks: Iterator[ollama.ChatResponse] | None = None
         try:
@@ -308,11 +309,14 @@ class OllamaProvider(Provider):
                 stream=True,
                 format=request.schema,
                 options=options,
+                logprobs=True if request.logprobs else None,
             )
             for chunk in chunks:
                 if chunk.message.content:
                     parts.append(chunk.message.content)
                     yield chunk.message.content
+                if chunk.logprobs:
+                    logprobs.extend(float(t.logprob) for t in chunk.logprobs)
                 if chunk.done:
                     final = chunk
         except CLIENT_ERRORS as exc:
@@ -333,4 +337,4 @@ class OllamaProvider(Provider):
         else:
             usage = Usage(prompt_tokens, completion_tokens, "reported")
         finish = "length" if final.done_reason == "length" else "stop"
-        yield Done(final.model or model, usage, finish)
+        yield Done(final.model or model, usage, finish, tuple(logprobs) if logprobs else None)

@@ -1,0 +1,373 @@
+"""Rebuild ``llm/quality/artefact.npz`` from the extracted outcome data.
+
+    python -m llm.quality.train [--out PATH]
+
+Deterministic: fixed hash splits (``llm.quality.data``), fixed fold seeds, L-BFGS from zero.
+Only ``split == "train"`` rows are read for fitting and for threshold calibration; the
+held-out figures printed at the end come from the ``test``/``unseen`` rows, which nothing
+here tunes on (the configuration below was chosen by cross-validation inside the training
+rows, MMLU folds grouped by subject).
+
+difficulty — label "gain" (strong right, weak wrong); rows: GSM8K and MMLU (Mixtral-8x7B vs
+  GPT-4, RouteLLM) and LLMRouter (``data.LLMROUTER_WEAK`` vs ``data.LLMROUTER_STRONG``);
+  each dataset and, inside it, each class weighs the same (so the model learns what makes a
+  prompt harder than others of its kind, not which dataset it came from). Input: the hand
+  features plus one Naive-Bayes log-count-ratio score of hashed word 1–2-grams (fitted on
+  the same rows; out-of-fold while the regression learns its weight).
+confidence — label "the weak answer is right". Text model: answer + prompt features on
+  GSM8K with Mixtral's recorded answers (the only public answers). Token log-probabilities
+  exist only in the embedded outcomes (training part), so they enter as a separate,
+  centred adjustment fitted on those rows with the text model as offset: an answer with
+  typical token probabilities keeps its text-only confidence.
+thresholds — ``llm.quality.calibrate`` tables for "embedded→local" and "local→cloud", from
+  out-of-fold scores of the training rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from llm.quality import calibrate, data, features, logistic, metrics
+from llm.quality.model import ARTEFACT, FORMAT, Artefact
+
+SEED = 14
+FOLDS = 5
+NB_ALPHA = 1.0
+L2_DIFFICULTY = 3.0
+L2_CONFIDENCE = 10.0
+L2_LOGPROBS = 10.0
+
+
+# -- features of many rows ----------------------------------------------------------------
+@dataclass
+class Rows:
+    outcomes: list[data.Outcome]
+    X: np.ndarray  # hand features
+    B: sparse.csr_matrix  # hashed n-grams (L2-normalised binary)
+
+    @property
+    def dataset(self) -> np.ndarray:
+        return np.array([o.dataset for o in self.outcomes])
+
+    @property
+    def y_gain(self) -> np.ndarray:
+        return np.array([o.gain for o in self.outcomes], dtype=np.float64)
+
+    @property
+    def weak(self) -> np.ndarray:
+        return np.array([o.weak for o in self.outcomes], dtype=np.float64)
+
+    @property
+    def strong(self) -> np.ndarray:
+        return np.array([o.strong for o in self.outcomes], dtype=np.float64)
+
+
+def prompt_rows(outcomes: list[data.Outcome]) -> Rows:
+    X = np.array([features.prompt_features(o.prompt) for o in outcomes]) if outcomes else \
+        np.zeros((0, len(features.PROMPT_FEATURES)))
+    rows, cols, vals = [], [], []
+    for i, o in enumerate(outcomes):
+        idx, v = features.hashed_ngrams(o.prompt)
+        rows.extend([i] * len(idx))
+        cols.extend(idx.tolist())
+        vals.extend(v.tolist())
+    B = sparse.csr_matrix((vals, (rows, cols)), shape=(len(outcomes), features.NGRAM_BUCKETS))
+    return Rows(list(outcomes), X, B)
+
+
+def balanced_weights(datasets: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Every (dataset, class) cell weighs the same in total; mean weight 1."""
+    w = np.zeros(len(y))
+    cells = [(d, c) for d in np.unique(datasets) for c in (0, 1)
+             if np.any((datasets == d) & (y == c))]
+    for d, c in cells:
+        m = (datasets == d) & (y == c)
+        w[m] = len(y) / (len(cells) * m.sum())
+    return w
+
+
+def nb_ratio(B: sparse.csr_matrix, y: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Naive-Bayes log-count ratio per bucket (weighted document frequencies), float32."""
+    present = (B > 0).astype(np.float64)
+    pos, neg = y == 1, y == 0
+    p = np.asarray(present[pos].T @ weight[pos]).ravel()
+    q = np.asarray(present[neg].T @ weight[neg]).ravel()
+    P, Q = weight[pos].sum(), weight[neg].sum()
+    r = np.log((p + NB_ALPHA) / (P + 2 * NB_ALPHA)) - np.log((q + NB_ALPHA) / (Q + 2 * NB_ALPHA))
+    return r.astype(np.float32)
+
+
+def folds(n: int, seed: int = SEED) -> np.ndarray:
+    return np.random.RandomState(seed).randint(0, FOLDS, n)
+
+
+# -- difficulty ------------------------------------------------------------------------------
+@dataclass
+class DifficultyModel:
+    fitted: logistic.Fitted
+    ratio: np.ndarray
+
+    def scores(self, rows: Rows) -> np.ndarray:
+        nb = rows.B @ self.ratio.astype(np.float64)
+        return self.fitted.predict(np.column_stack([rows.X, nb]))
+
+
+def fit_difficulty(rows: Rows) -> DifficultyModel:
+    y, ds = rows.y_gain, rows.dataset
+    weight = balanced_weights(ds, y)
+    nb = np.zeros(len(y))
+    inner = folds(len(y), SEED + 1)
+    for k in range(FOLDS):
+        fit_on, score_on = inner != k, inner == k
+        r = nb_ratio(rows.B[fit_on], y[fit_on], weight[fit_on])
+        nb[score_on] = rows.B[score_on] @ r.astype(np.float64)
+    fitted = logistic.fit(np.column_stack([rows.X, nb]), y, l2=L2_DIFFICULTY, weight=weight)
+    return DifficultyModel(fitted, nb_ratio(rows.B, y, weight))
+
+
+def out_of_fold_difficulty(rows: Rows) -> np.ndarray:
+    out = np.zeros(len(rows.outcomes))
+    fold = folds(len(out), SEED + 2)
+    for k in range(FOLDS):
+        fit_on = np.nonzero(fold != k)[0]
+        score_on = np.nonzero(fold == k)[0]
+        model = fit_difficulty(_subset(rows, fit_on))
+        out[score_on] = model.scores(_subset(rows, score_on))
+    return out
+
+
+def _subset(rows: Rows, index: np.ndarray) -> Rows:
+    return Rows([rows.outcomes[i] for i in index], rows.X[index], rows.B[index])
+
+
+# -- confidence -----------------------------------------------------------------------------
+@dataclass
+class ConfidenceModel:
+    fitted: logistic.Fitted
+    lp_mean: np.ndarray
+    lp_w: np.ndarray
+
+    def logits(self, C: np.ndarray, LP: np.ndarray) -> np.ndarray:
+        z = self.fitted.decision(C)
+        has = LP[:, 0] > 0
+        z[has] += (LP[has, 1:] - self.lp_mean) @ self.lp_w
+        return z
+
+    def scores(self, C: np.ndarray, LP: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-self.logits(C, LP)))
+
+
+def confidence_inputs(outcomes: list[data.Outcome]) -> tuple[np.ndarray, np.ndarray]:
+    C = np.array([np.concatenate([features.answer_features(o.prompt, o.weak_answer or ""),
+                                  features.prompt_features(o.prompt)]) for o in outcomes])
+    LP = np.array([features.logprob_features(list(o.logprobs) if o.logprobs else None)
+                   for o in outcomes])
+    return C, LP
+
+
+def fit_confidence(outcomes: list[data.Outcome], C: np.ndarray, LP: np.ndarray) -> ConfidenceModel:
+    """Text model on the public answers (GSM8K), log-probability adjustment on the answers
+    that carry log-probabilities (the embedded outcomes). The embedded answers stay out of
+    the text model: it would learn "short, non-arithmetic answers are wrong" from a 135M
+    model and apply it to every tier; each step's threshold absorbs a tier's base rate."""
+    y = np.array([float(o.weak >= 0.5) for o in outcomes])
+    public = np.array([o.dataset != "embedded" for o in outcomes])
+    fitted = logistic.fit(C[public], y[public], l2=L2_CONFIDENCE)
+    has = LP[:, 0] > 0
+    lp_dim = LP.shape[1] - 1
+    if has.sum() >= 20 and 0 < y[has].sum() < has.sum():
+        lp_mean = LP[has, 1:].mean(axis=0)
+        lp_scale = LP[has, 1:].std(axis=0)
+        lp_scale[lp_scale < 1e-9] = 1.0
+        w = _fit_offset((LP[has, 1:] - lp_mean) / lp_scale, y[has], fitted.decision(C[has]))
+        lp_w = w / lp_scale  # applied to unscaled, centred features at run time
+    else:
+        lp_mean, lp_w = np.zeros(lp_dim), np.zeros(lp_dim)
+    return ConfidenceModel(fitted, lp_mean, lp_w)
+
+
+def _fit_offset(Z: np.ndarray, y: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Weights (no intercept) of a logistic regression with a fixed offset, L2-penalised:
+    centred features, so an answer with typical token probabilities keeps the offset.
+    The offset's own level is taken as given (the text model's)."""
+    from scipy import optimize
+
+    n = len(y)
+    # the text model's level on these answers is corrected by a free intercept while
+    # fitting, so the weights learn only the spread; the intercept is then dropped
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:-1], theta[-1]
+        z = offset + Z @ w + b
+        p = 1.0 / (1.0 + np.exp(-z))
+        value = float(np.sum(np.logaddexp(0.0, z) - y * z)) / n + 0.5 * L2_LOGPROBS * w @ w / n
+        grad = np.append(Z.T @ (p - y) / n + L2_LOGPROBS * w / n, float((p - y).sum()) / n)
+        return value, grad
+
+    theta = optimize.minimize(loss, np.zeros(Z.shape[1] + 1), jac=True, method="L-BFGS-B").x
+    return theta[:-1]
+
+
+def out_of_fold_confidence(outcomes: list[data.Outcome], C: np.ndarray,
+                           LP: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(outcomes))
+    fold = folds(len(outcomes), SEED + 3)
+    for k in range(FOLDS):
+        fit_on, score_on = np.nonzero(fold != k)[0], np.nonzero(fold == k)[0]
+        model = fit_confidence([outcomes[i] for i in fit_on], C[fit_on], LP[fit_on])
+        out[score_on] = model.scores(C[score_on], LP[score_on])
+    return out
+
+
+# -- the whole build --------------------------------------------------------------------------
+def _train(outcomes: tuple[data.Outcome, ...]) -> list[data.Outcome]:
+    return [o for o in outcomes if o.split == "train"]
+
+
+def build(verbose: bool = True) -> tuple[Artefact, dict]:
+    say = print if verbose else (lambda *a, **k: None)
+    started = time.perf_counter()
+    gsm, mmlu, llmr, emb = data.gsm8k(), data.mmlu(), data.llmrouter(), data.embedded()
+    train_rows = _train(gsm) + _train(mmlu) + _train(llmr)
+    say(f"difficulty: {len(train_rows)} training rows "
+        f"({len(_train(gsm))} GSM8K, {len(_train(mmlu))} MMLU, {len(_train(llmr))} LLMRouter)")
+    rows = prompt_rows(train_rows)
+    dmodel = fit_difficulty(rows)
+    d_oof = out_of_fold_difficulty(rows)
+
+    conf_rows = _train(gsm) + _train(emb)
+    C, LP = confidence_inputs(conf_rows)
+    say(f"confidence: {len(conf_rows)} training rows ({len(_train(gsm))} GSM8K answers, "
+        f"{len(_train(emb))} embedded answers, "
+        f"{int((LP[:, 0] > 0).sum())} with token log-probabilities)")
+    cmodel = fit_confidence(conf_rows, C, LP)
+    c_oof = out_of_fold_confidence(conf_rows, C, LP)
+
+    # thresholds, from out-of-fold scores of training rows
+    ds = rows.dataset
+    d_by_id = dict(zip((o.qid for o in train_rows), d_oof, strict=True))
+    c_by_id = dict(zip((o.qid for o in conf_rows), c_oof, strict=True))
+
+    def arrays(outs: list[data.Outcome]) -> tuple[np.ndarray, np.ndarray]:
+        return (np.array([o.weak for o in outs], dtype=float),
+                np.array([o.strong for o in outs], dtype=float))
+
+    local_cloud_sets = {}
+    for name in ("gsm8k", "mmlu", "llmrouter"):
+        mask = ds == name
+        w, s = rows.weak[mask], rows.strong[mask]
+        local_cloud_sets[name] = (d_oof[mask], w, s)
+    gsm_train = _train(gsm)
+    gw, gs = arrays(gsm_train)
+    cascade_local_cloud = {"gsm8k": (np.array([d_by_id[o.qid] for o in gsm_train]),
+                                     np.array([c_by_id[o.qid] for o in gsm_train]), gw, gs)}
+    step_local_cloud = calibrate.build_step("local→cloud", local_cloud_sets, cascade_local_cloud)
+
+    emb_train = _train(emb)
+    if emb_train:
+        ew, es = arrays(emb_train)
+        # these prompts are LLMRouter training rows: out-of-fold difficulty where we have it
+        emb_rows = prompt_rows(emb_train)
+        ed = np.array([d_by_id.get(o.qid, np.nan) for o in emb_train])
+        missing = np.isnan(ed)
+        if missing.any():
+            ed[missing] = dmodel.scores(_subset(emb_rows, np.nonzero(missing)[0]))
+        ec = np.array([c_by_id[o.qid] for o in emb_train])
+        step_embedded_local = calibrate.build_step(
+            "embedded→local", {"embedded": (ed, ew, es)}, {"embedded": (ed, ec, ew, es)})
+    else:
+        step_embedded_local = step_local_cloud | {"step": "embedded→local",
+                                                   "note": "no embedded outcomes"}
+
+    meta = {
+        "format": FORMAT,
+        "prompt_features": list(features.PROMPT_FEATURES) + ["nb_ngram_score"],
+        "confidence_features": list(features.ANSWER_FEATURES) + list(features.PROMPT_FEATURES),
+        "logprob_features": list(features.LOGPROB_FEATURES[1:]),
+        "ngram_buckets": features.NGRAM_BUCKETS,
+        "training": {
+            "difficulty_rows": {n: int((ds == n).sum()) for n in ("gsm8k", "mmlu", "llmrouter")},
+            "confidence_rows": {"gsm8k": len(_train(gsm)), "embedded": len(emb_train)},
+            "llmrouter_pair": [data.LLMROUTER_WEAK, data.LLMROUTER_STRONG],
+            "local_proxy": data.LOCAL_PROXY,
+            "mmlu_unseen_subjects": data.mmlu_subjects()[1],
+            "settings": {"seed": SEED, "folds": FOLDS, "nb_alpha": NB_ALPHA,
+                         "l2_difficulty": L2_DIFFICULTY, "l2_confidence": L2_CONFIDENCE,
+                         "l2_logprobs": L2_LOGPROBS,
+                         "weak_call_cost": calibrate.WEAK_CALL_COST},
+        },
+        "thresholds": {"local→cloud": step_local_cloud, "embedded→local": step_embedded_local},
+    }
+    art = Artefact(
+        d_mean=dmodel.fitted.mean, d_scale=dmodel.fitted.scale, d_w=dmodel.fitted.dense,
+        d_b=dmodel.fitted.bias, nb_ratio=dmodel.ratio, c_mean=cmodel.fitted.mean,
+        c_scale=cmodel.fitted.scale, c_w=cmodel.fitted.dense, c_b=cmodel.fitted.bias,
+        lp_mean=cmodel.lp_mean, lp_w=cmodel.lp_w, meta=meta,
+    )
+    report = {"seconds": time.perf_counter() - started}
+    return art, report
+
+
+def held_out_report(art: Artefact) -> list[str]:
+    """Strong-call share for 95 % of all-strong quality on rows never trained on."""
+    from llm.quality.model import confidence_logit, difficulty_logit
+
+    lines = []
+    sets = {
+        "GSM8K, held-out half": [o for o in data.gsm8k() if o.split == "test"],
+        "MMLU, held-out prompts of training subjects":
+            [o for o in data.mmlu() if o.split == "test"],
+        "MMLU, 29 held-out subjects": [o for o in data.mmlu() if o.split == "unseen"],
+        "LLMRouter, held-out 30 %": [o for o in data.llmrouter() if o.split == "test"],
+        "embedded outcomes, held-out 30 %": [o for o in data.embedded() if o.split == "test"],
+    }
+    for name, outs in sets.items():
+        if not outs:
+            continue
+        w = np.array([o.weak for o in outs])
+        s = np.array([o.strong for o in outs])
+        d = np.array([difficulty_logit(o.prompt, art) for o in outs])
+        line = (f"{name} (n={len(outs)}): random {metrics.random_curve(w, s).share_for():.3f}, "
+                f"difficulty {metrics.curve(d, w, s).share_for():.3f} "
+                f"(APGR {metrics.curve(d, w, s).apgr:.3f})")
+        if all(o.weak_answer is not None for o in outs):
+            c = np.array([confidence_logit(o.prompt, o.weak_answer or "",
+                                           list(o.logprobs) if o.logprobs else None, art)
+                          for o in outs])
+            cc = metrics.curve(-c, w, s)
+            line += f", confidence cascade {cc.share_for():.3f} (APGR {cc.apgr:.3f})"
+        lines.append(line)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m llm.quality.train",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(ARTEFACT))
+    args = parser.parse_args(argv)
+    art, report = build()
+    art.save(args.out)
+    from pathlib import Path
+
+    size = Path(args.out).stat().st_size
+    print(f"wrote {args.out} ({size / 1e6:.2f} MB) in {report['seconds']:.0f} s")
+    print("held-out (never trained or calibrated on): strong-call share for 95 % of all-strong")
+    for line in held_out_report(art):
+        print("  " + line)
+    t = art.meta["thresholds"]
+    for step in ("embedded→local", "local→cloud"):
+        table = t[step]["table"]
+        i = t[step]["targets"].index(0.95)
+        print(f"  thresholds at 0.95, {step}: difficulty > {table['difficulty'][i]:.3f} goes up, "
+              f"confidence < {table['confidence'][i]:.3f} escalates "
+              f"(difficulty alone: {table['difficulty_alone'][i]:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
