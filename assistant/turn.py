@@ -84,11 +84,15 @@ def context_spec(
     expert: Expert,
     conversation_id: int | None = None,
     extra: str = "",
+    up_to: int | None = None,
 ) -> ContextSpec:
     """Expert prompt + facts + activity digest + progress + conversation, not yet fitted
-    (the router fits it to the window of each tier it tries)."""
+    (the router fits it to the window of each tier it tries). ``up_to``: the conversation
+    as it was at that message (a re-asked question, without the answer it got)."""
     conversation_id = conversation_id or active_conversation(db, session_id)
     messages = history(db, session_id, limit=HISTORY_LIMIT, conversation_id=conversation_id)
+    if up_to is not None:
+        messages = [m for m in messages if m.id <= up_to]
     turns = [
         Turn(m.role, m.content)
         for m in messages
@@ -143,6 +147,10 @@ def _reply_meta(result: RouteResult) -> dict[str, object]:
         "attempts": len(result.attempts),
         "latency_s": round(result.latency_s, 3),
         "ttft_s": round(result.ttft_s, 3) if result.ttft_s is not None else None,
+        "difficulty": None if result.difficulty is None else round(result.difficulty, 3),
+        "confidence": None if result.confidence is None else round(result.confidence, 3),
+        "caution": result.caution,
+        "stronger_tier": result.stronger_tier,
     }
 
 
@@ -190,6 +198,33 @@ class ChatTurn:
                 "was half-saved). It is shown below: copy it and send it again in a moment."
             ) from exc
         self.result = TurnResult()
+        self.reasking: Message | None = None  # the doubtful reply "Ask a stronger model" re-asks
+        self.pin: str | None = None
+
+    @classmethod
+    def reask(
+        cls, db: Database, session_id: str, reply: Message, tier: str, *, router: Router,
+        expert: Expert | None = None, page: str | None = None, pages: tuple[str, ...] = (),
+    ) -> ChatTurn:
+        """"Ask a stronger model": the question ``reply`` answered, asked again on ``tier``
+        (the router still keeps private data local). The question is not stored twice; the
+        new answer is linked to the request it re-asks and booked as the user's
+        escalation."""
+        conversation_id = active_conversation(db, session_id)
+        earlier = [m for m in history(db, session_id, limit=HISTORY_LIMIT,
+                                      conversation_id=conversation_id)
+                   if m.role == "user" and m.id < reply.id]
+        if not earlier:
+            raise ChatInputError("The question of that answer is no longer in the chat.")
+        turn = cls.__new__(cls)
+        turn.db, turn.session_id, turn.router = db, session_id, router
+        turn.expert = expert or load_expert()
+        turn.page, turn.pages, turn.tier = page, pages, None
+        turn.conversation_id = conversation_id
+        turn.user_message = earlier[-1]
+        turn.result = TurnResult()
+        turn.reasking, turn.pin = reply, tier
+        return turn
 
     def _store_failure(
         self, routed: RoutedStream | None, partial: str, error: str, status: str
@@ -208,6 +243,7 @@ class ChatTurn:
         return Origin(session_id=self.session_id, page=self.page)
 
     def _request(self, context: ContextSpec) -> LLMRequest:
+        parent = self.reasking.meta.get("request_id") if self.reasking else None
         return LLMRequest(
             context=context,
             purpose=self.expert.purpose,
@@ -216,6 +252,9 @@ class ChatTurn:
             origin=self._origin(),
             max_tokens=REPLY_TOKENS,
             temperature=self.expert.temperature,
+            tier=self.pin,
+            parent_request_id=parent,
+            escalation="user" if self.reasking else None,
         )
 
     # -- actions -------------------------------------------------------------------
@@ -294,13 +333,17 @@ class ChatTurn:
         """Yield the answer as it arrives (escalation notices in italics between attempts)."""
         routed = None
         try:
-            recognised = facts.recognise(self.user_message.content)
-            if recognised is not None and recognised.complete:
-                yield from self._answer_from_data(recognised)
-                return
-            note = "\n\n".join(n for n in (self._act(), self._facts_note(recognised)) if n)
-            spec = context_spec(self.db, self.session_id, self.expert, self.conversation_id,
-                                note)
+            if self.reasking is None:
+                recognised = facts.recognise(self.user_message.content)
+                if recognised is not None and recognised.complete:
+                    yield from self._answer_from_data(recognised)
+                    return
+                note = "\n\n".join(n for n in (self._act(), self._facts_note(recognised)) if n)
+                spec = context_spec(self.db, self.session_id, self.expert,
+                                    self.conversation_id, note)
+            else:  # the same question again, as it stood, on the stronger tier
+                spec = context_spec(self.db, self.session_id, self.expert,
+                                    self.conversation_id, up_to=self.user_message.id)
             routed = self.router.stream(self._request(spec))  # it fits spec per tier tried
             for piece in routed:
                 if isinstance(piece, Notice):

@@ -156,3 +156,36 @@ def test_a_turn_makes_one_router_call_and_scans_the_conversation_once(
     assert answer.meta["context"] == context.describe()
     assert answer.meta["context_fill"] == round(context.fill, 3)
     assert context.window == get_provider("embedded").context_window()
+
+
+def test_asking_a_stronger_model_reasks_the_question_on_that_tier_linked_to_the_first(
+    db: Database,
+) -> None:
+    from llm import quality, reports
+    from llm.router import Router, RouterSettings
+    from standins.scripted import ScriptedProvider
+
+    router = Router(db, providers={
+        "embedded": ScriptedProvider(tier="embedded", default_reply="About 80."),
+        "local": ScriptedProvider(tier="local", default_reply="12 * 7 = 84."),
+    }, settings=RouterSettings())
+    sid = ensure_session(db, None)
+    original = quality.confidence, quality.difficulty
+    quality.difficulty = lambda prompt: 0.0  # within the embedded tier's reach
+    quality.confidence = lambda *a, **k: 0.0  # and the answer check doubts its answer
+    try:
+        first = ChatTurn(db, sid, "What is 12 * 7 in euros, roughly?", router=router)
+        assert "".join(first.stream()) == "About 80."
+    finally:
+        quality.confidence, quality.difficulty = original
+    doubtful = first.result.reply
+    assert doubtful.meta["stronger_tier"] == "local" and "may be wrong" in doubtful.meta["caution"]
+    again = ChatTurn.reask(db, sid, doubtful, "local", router=router)
+    assert "".join(again.stream()) == "12 * 7 = 84."
+    stored = history(db, sid)
+    assert [m.role for m in stored] == ["user", "assistant", "assistant"]  # asked once
+    [row] = reports.calls_for_request(db, again.result.reply.meta["request_id"])
+    assert (row.tier, row.escalation, row.parent_request_id) == (
+        "local", "user", doubtful.meta["request_id"])
+    sent = router.provider("local").last_request.messages
+    assert sent[-1]["content"] == "What is 12 * 7 in euros, roughly?"  # not the doubtful answer
