@@ -48,3 +48,14 @@ bench-deps: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# A job-queue worker (PostgreSQL only: DATABASE_URL=postgresql+psycopg://...). Every app
+# replica runs one of its own; this adds one more (README: "Deploy for a team").
+.PHONY: worker team
+worker: $(VENV)/.installed-run
+	$(BIN)/python -m workflows.worker
+
+# A team on this machine: a throwaway PostgreSQL, two replicas (ports 8501 and 8502) and a
+# worker; Ctrl-C stops them all.
+team: $(VENV)/.installed-run
+	$(BIN)/python -m workflows.team

@@ -221,6 +221,10 @@ class JobRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # "queue" (PostgreSQL: a procrastinate job, any worker) or "thread" (this process);
+    # NULL on rows from before migration 0009, which were all threads.
+    runner: Mapped[str | None] = mapped_column(StoredString(16))
+    queue_job_id: Mapped[int | None] = mapped_column(BigInteger)  # procrastinate_jobs.id
 
 
 class JobItemRow(Base):
@@ -239,6 +243,10 @@ class JobItemRow(Base):
     result: Mapped[Any] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(StoredText)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    # How many times a queue worker started this item: 2 or more means a worker died (or
+    # was stopped) inside it and another did it again.
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0,
+                                          server_default="0")
 
 
 class WorkflowRunRow(Base):

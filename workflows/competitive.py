@@ -27,8 +27,10 @@ import pandas as pd
 from core.experts import Expert, load_expert
 from core.exports import LIST_SEPARATOR, markdown_text
 from llm.router import LLMRequest, Origin, Router
+from workflows.jobs import mark_kind, register_kind
 
 EXPERT_SLUG = "competitive_analyst"
+JOB_KIND = "competitive_analysis"  # the job kind the page starts (and queue workers run)
 DEFAULT_ASPECTS = (
     "Pricing",
     "Product features",
@@ -389,15 +391,30 @@ def analysis_items(names: Iterable[str], aspects: Sequence[str],
 
 
 def analysis_job_work(router: Router) -> Callable[[Any, Mapping[str, Any]], dict[str, Any]]:
-    """The job runner's work function: analyse one competitor item through ``router``."""
+    """The job runner's work function: analyse one competitor item through ``router``.
+
+    It is the registered work of ``JOB_KIND``: on PostgreSQL a job started with it goes on
+    the queue, and the worker that runs it builds its own router (``_worker_work``)."""
 
     def work(ctx: Any, item: Mapping[str, Any]) -> dict[str, Any]:
         origin = Origin(session_id=ctx.session_id, page="Competitive analysis",
-                        workflow="competitive_analysis")
+                        workflow=JOB_KIND)
         return analyse_competitor(router, item["competitor"], item["aspects"],
                                   item.get("business", ""), origin=origin)
 
-    return work
+    return mark_kind(work, JOB_KIND)
+
+
+def _worker_work(db: Any) -> Callable[[Any, Mapping[str, Any]], dict[str, Any]]:
+    """The work a queue worker runs: the router from the environment and the settings the
+    user saved (the cloud key from OPENAI_API_KEY: workers read no Streamlit secrets)."""
+    from llm.router import RouterSettings
+    from llm.settings import router_settings
+
+    return analysis_job_work(Router(db, settings=router_settings(db, RouterSettings.from_env())))
+
+
+register_kind(JOB_KIND, _worker_work)
 
 
 def split_job_items(db: Any, job_id: str) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:

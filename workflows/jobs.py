@@ -12,15 +12,35 @@ each item; a long item can read it too (``JobContext.cancelled``) and raise ``Jo
 to stop at once, leaving that item pending. Progress is narrated into the chat at 25, 50,
 75 and 100 %, each threshold once.
 
-If the process dies, its jobs stay "running" with a heartbeat that stops moving. The
-heartbeat is refreshed after every item and, while a long item runs, by a small ticker
-thread, so a slow item is not mistaken for a dead process. ``recover_jobs`` marks
-a running job "interrupted" as soon as its runner is known to be gone — its worker was a
-process of this machine that has ended (a restart), or this process with no thread for it
-— and otherwise when its heartbeat is older than ``stale_after_s`` (a runner on another
-machine); ``resume_job`` runs its pending items only. Each run writes
-under its own ``worker`` name, so a runner that lost its job to a resume elsewhere stops
-writing instead of counting an item twice.
+Two runners, one interface, so pages do not know which one runs:
+
+- *The queue* (PostgreSQL, ``workflows/queue.py``): a job whose kind is registered
+  (``register_kind`` / ``job_kind``, done by ``workflows.long_job`` and
+  ``workflows.competitive`` at import) is deferred to procrastinate in the transaction
+  that stores it, with its parameters in the job row; any replica's worker (or
+  ``python -m workflows.worker``) runs it, and when that worker dies another takes the
+  job over by itself and continues with the pending items.
+- *A thread of this process* (SQLite, and on PostgreSQL any work function that is not
+  registered, e.g. a test's closure): the job runs in a daemon thread of the process
+  that started it, and does not outlive that process.
+
+If a thread runner's process dies, its jobs stay "running" with a heartbeat that stops
+moving. The heartbeat is refreshed after every item and, while a long item runs, by a
+small ticker thread, so a slow item is not mistaken for a dead process. ``recover_jobs``
+marks a running job "interrupted" as soon as its runner is known to be gone — its worker
+was a process of this machine that has ended (a restart), or this process with no thread
+for it — and otherwise when its heartbeat is older than ``stale_after_s`` (a runner on
+another machine); ``resume_job`` runs its pending items only. Queue jobs are not marked
+interrupted while the queue still holds them: procrastinate retries a dead worker's job
+(see ``workflows/queue.py`` for what "at least once" costs), and only a job the queue gave
+up on is interrupted, to be resumed by hand. Each run writes under its own ``worker``
+name (``host:pid:launch``), so a runner that lost its job to another stops writing
+instead of counting an item twice.
+
+One clock: every timestamp a job writes (created, started, heartbeat, finished, each
+item's) and every staleness check uses the database's time — ``timezone('utc', now())``
+on PostgreSQL, SQLite's own clock (UTC) on SQLite — never this host's, so replicas whose
+clocks disagree do not take a live job for a dead one.
 """
 
 from __future__ import annotations
@@ -41,8 +61,9 @@ from sqlalchemy.orm import Session
 
 from core.events import record_event
 from core.narration import narrate
-from store.db import Database, utcnow
+from store.db import Database
 from store.models import JobItemRow, JobRow, SessionRow
+from workflows import queue as job_queue
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +73,14 @@ RUNNING, DONE, FAILED, CANCELLED, INTERRUPTED = (
 STATUSES = (RUNNING, DONE, FAILED, CANCELLED, INTERRUPTED)
 RESUMABLE = (INTERRUPTED, CANCELLED)
 PENDING = "pending"
+THREAD, QUEUE = "thread", "queue"  # jobs.runner
 THRESHOLDS = (25, 50, 75, 100)
 STALE_AFTER_S = 30.0
 HEARTBEAT_EVERY_S = 5.0
 KIND_LIMIT, TITLE_LIMIT = 60, 200
 
 Work = Callable[["JobContext", Any], Any]
+WorkFactory = Callable[[Database], Work]
 
 
 class JobError(ValueError):
@@ -120,9 +143,17 @@ class JobContext:
     total: int
     params: dict[str, Any] = field(default_factory=dict)
     _worker: str = field(default="", repr=False)
+    # Queue runs: whether the worker is stopping, and whether this item saw it (then its
+    # result may be cut short, so it is not recorded and the item is done again).
+    _stopping: Callable[[], bool] | None = field(default=None, repr=False, compare=False)
+    _stop_seen: threading.Event = field(default_factory=threading.Event, repr=False,
+                                        compare=False)
 
     def cancelled(self) -> bool:
         """Whether the job should stop now (re-read from the database on every call)."""
+        if self._stopping is not None and self._stopping():
+            self._stop_seen.set()
+            return True
         with self.db.read() as s:
             row = s.get(JobRow, self.job_id)
             return row is None or bool(row.cancel_requested) or not _owns(row, self._worker)
@@ -154,16 +185,90 @@ def _job(row: JobRow) -> Job:
     )
 
 
+# -- the kinds a queue worker can run ----------------------------------------------------
+
+_kinds: dict[str, WorkFactory] = {}
+_KIND_ATTRIBUTE = "ambient_job_kind"
+
+
+def register_kind(kind: str, make_work: WorkFactory) -> None:
+    """Let queue workers run jobs of ``kind``: ``make_work(db)`` gives the work function
+    (built in the worker's process: a closure cannot travel through a queue). Modules
+    register at import; ``python -m workflows.worker`` imports them all."""
+    _kinds[kind] = make_work
+
+
+def job_kind(kind: str) -> Callable[[Work], Work]:
+    """Decorator for a module-level work function: registers it as ``kind``'s work."""
+
+    def decorate(work: Work) -> Work:
+        register_kind(kind, lambda db: work)
+        return mark_kind(work, kind)
+
+    return decorate
+
+
+def mark_kind(work: Work, kind: str) -> Work:
+    """Say that ``work`` (e.g. a closure over the page's router) is the registered work of
+    ``kind``, so a job started with it goes on the queue, where a worker builds its own."""
+    setattr(work, _KIND_ATTRIBUTE, kind)
+    return work
+
+
+def registered_kinds() -> list[str]:
+    return sorted(_kinds)
+
+
+def _uses_queue(db: Database, kind: str, work: Work | None) -> bool:
+    """PostgreSQL, and registered work (or none given): the queue. Otherwise a thread."""
+    if not job_queue.available(db) or kind not in _kinds:
+        return False
+    return work is None or getattr(work, _KIND_ATTRIBUTE, None) == kind
+
+
+def ensure_worker(db: Database) -> None:
+    """Start this process's queue worker for ``db`` if it has none (PostgreSQL only;
+    nothing with AMBIENT_QUEUE_IN_APP=0, where standalone workers do the work)."""
+    job_queue.ensure_worker(db, _run_queued, _maintain)
+
+
+def serve_worker(db: Database) -> None:
+    """Be a standalone queue worker for ``db`` until stopped (``python -m workflows.worker``)."""
+    job_queue.serve(db, _run_queued, _maintain)
+
+
+def _maintain(db: Database) -> None:
+    recover_jobs(db)
+
+
+# -- one clock: the database's --------------------------------------------------------------
+
+
+def _now(s: Session) -> datetime:
+    """The database's current time as naive UTC, the form every timestamp is stored in."""
+    if s.get_bind().dialect.name == "postgresql":
+        return s.scalar(select(func.timezone("utc", func.now())))
+    value = s.scalar(select(func.strftime("%Y-%m-%d %H:%M:%f", "now")))
+    return datetime.fromisoformat(value)
+
+
+def database_now(db: Database) -> datetime:
+    """The database's clock (naive UTC): what heartbeats are written with and judged by."""
+    with db.read() as s:
+        return _now(s)
+
+
 # -- which jobs this process runs ---------------------------------------------------------
 
 _threads: dict[str, threading.Thread] = {}
 _threads_lock = threading.Lock()
+_queued_here: dict[str, str] = {}  # job id -> worker name, for queue runs in this process
 
 
 def is_alive(job_id: str) -> bool:
     """Whether a thread of this process runs (or is about to run) the job."""
     with _threads_lock:
-        return job_id in _threads
+        return job_id in _threads or job_id in _queued_here
 
 
 def _claim(job_id: str, thread: threading.Thread) -> None:
@@ -263,14 +368,16 @@ def start_job(
     kind: str,
     title: str,
     items: list[Any],
-    work: Work,
+    work: Work | None = None,
     *,
     params: dict[str, Any] | None = None,
     narrate_progress: bool = True,
 ) -> str:
     """Store a job of ``items`` and start working through them; returns the job id.
 
-    Refused while a job of the same ``kind`` runs for the session.
+    On PostgreSQL a registered ``kind`` (with its registered work, or ``work=None``) goes
+    on the queue; anything else runs in a thread of this process. Refused while a job of
+    the same ``kind`` runs for the session.
     """
     kind, title = " ".join(str(kind).split()), " ".join(str(title).split())
     if not kind or len(kind) > KIND_LIMIT:
@@ -283,25 +390,37 @@ def start_job(
     for n, item in enumerate(items, start=1):
         _check_json(item, f"Item {n}")
     _check_json(params, "The job's parameters")
+    queued = _uses_queue(db, kind, work)
+    if not queued and work is None:
+        raise JobError(f"No work is registered for jobs of kind {kind!r}; pass the work "
+                       "function or register the kind (workflows.jobs.register_kind).")
+    if not queued and job_queue.available(db):
+        log.warning("%s runs in a thread of this process, not on the queue: its work is not "
+                    "the registered work of kind %r, so it ends with this process.", title, kind)
     recover_jobs(db)  # a job left "running" by a dead process must not block this one
 
     job_id = uuid.uuid4().hex
-    thread, worker = _launch(db, job_id, kind, work, narrate_progress)
+    thread, worker = (None, None) if queued else _launch(db, job_id, kind, work, narrate_progress)
     try:
         with db.write() as s:
             _lock_session(s, session_id)
             _refuse_if_busy(s, session_id, kind)
-            now = utcnow()
-            s.add(JobRow(
+            now = _now(s)
+            row = JobRow(
                 id=job_id, session_id=session_id, kind=kind, title=title, status=RUNNING,
                 total=len(items), completed=0, failed=0, params=params, cancel_requested=0,
                 worker=worker, created_at=now, started_at=now, heartbeat_at=now,
-            ))
+                runner=QUEUE if queued else THREAD,
+            )
+            s.add(row)
             s.flush()
             s.add_all(
                 JobItemRow(job_id=job_id, idx=idx, status=PENDING, input=item, updated_at=now)
                 for idx, item in enumerate(items)
             )
+            s.flush()
+            if queued:  # in this transaction: stored and queued, or neither
+                row.queue_job_id = job_queue.defer(s, job_id, narrate=narrate_progress)
     except BaseException:
         _release(job_id)
         raise
@@ -311,7 +430,10 @@ def start_job(
             data={"job_id": job_id, "kind": kind, "total": len(items)},
         )
     finally:
-        thread.start()
+        if thread is not None:
+            thread.start()
+        else:
+            ensure_worker(db)
     return job_id
 
 
@@ -319,18 +441,28 @@ def cancel_job(db: Database, job_id: str) -> Job:
     """Ask a running job to stop; an interrupted one is marked cancelled at once.
 
     A running job stops before its next item, or sooner if its work checks
-    ``ctx.cancelled()``. Finished jobs are left as they are.
+    ``ctx.cancelled()``; a queued job no worker has taken yet is cancelled at once.
+    Finished jobs are left as they are.
     """
     recover_jobs(db)
+    withdrawn = False
     with db.write() as s:
         row = s.get(JobRow, job_id, with_for_update=True)
         if row is None:
             raise JobError(_unknown(job_id))
-        if row.status == RUNNING:
+        if row.status == RUNNING and row.runner == QUEUE and row.worker is None and (
+            job_queue.cancel_waiting(s, row.queue_job_id)
+        ):
+            row.status, row.cancel_requested, row.finished_at = CANCELLED, 1, _now(s)
+            withdrawn = True
+        elif row.status == RUNNING:
             row.cancel_requested = 1
         elif row.status == INTERRUPTED:
-            row.status, row.cancel_requested, row.finished_at = CANCELLED, 1, utcnow()
-        return _job(row)
+            row.status, row.cancel_requested, row.finished_at = CANCELLED, 1, _now(s)
+        job = _job(row)
+    if withdrawn:
+        _announce_end(db, job, f"{job.title} cancelled before it started.", kind="warning")
+    return job
 
 
 def get_job(db: Database, job_id: str) -> Job:
@@ -372,22 +504,32 @@ def recover_jobs(db: Database, *, stale_after_s: float = STALE_AFTER_S) -> list[
     """Mark "interrupted" every running job whose runner is known to be gone, or whose
     heartbeat is older than ``stale_after_s``; returns their ids. Finished items stay.
 
-    Cheap when nothing is stale (one read), so pages call it each time they open.
+    A queue job is left alone while the queue still holds it (waiting, or running: a
+    dead worker's job is retried by the queue itself); only one the queue no longer
+    holds is interrupted. Ages are the database's clock. Cheap when nothing is stale (one
+    read), so pages call it each time they open; on PostgreSQL it also starts this
+    process's queue worker when queue jobs are running.
     """
-    cutoff = utcnow() - timedelta(seconds=stale_after_s)
-
-    def abandoned(row_id: str, worker: str | None, last_sign: datetime) -> bool:
-        if is_alive(row_id):
-            return False
-        return last_sign < cutoff or _runner_gone(worker, row_id)
-
     with db.read() as s:
+        now = _now(s)
         running = s.execute(
             select(JobRow.id, JobRow.worker,
-                   func.coalesce(JobRow.heartbeat_at, JobRow.created_at))
+                   func.coalesce(JobRow.heartbeat_at, JobRow.created_at), JobRow.runner)
             .where(JobRow.status == RUNNING)
         ).all()
-    candidates = [job_id for job_id, worker, sign in running if abandoned(job_id, worker, sign)]
+    cutoff = now - timedelta(seconds=stale_after_s)
+    if any(runner == QUEUE for *_, runner in running):
+        ensure_worker(db)  # someone's job is on the queue: this replica helps with it
+
+    def abandoned(row_id: str, worker: str | None, last_sign: datetime,
+                  runner: str | None) -> bool:
+        if is_alive(row_id):
+            return False
+        if runner == QUEUE:  # stale here; whether the queue still holds it is asked below
+            return last_sign < cutoff
+        return last_sign < cutoff or _runner_gone(worker, row_id)
+
+    candidates = [row[0] for row in running if abandoned(*row)]
     if not candidates:
         return []
     recovered: list[Job] = []
@@ -395,15 +537,23 @@ def recover_jobs(db: Database, *, stale_after_s: float = STALE_AFTER_S) -> list[
         for job_id in candidates:
             row = s.get(JobRow, job_id, with_for_update=True)
             if row is None or row.status != RUNNING or not abandoned(
-                job_id, row.worker, row.heartbeat_at or row.created_at
+                job_id, row.worker, row.heartbeat_at or row.created_at, row.runner
             ):
                 continue
             done = (row.completed or 0) + (row.failed or 0)
+            if row.runner == QUEUE:
+                if job_queue.status(s, row.queue_job_id) in job_queue.WAITING:
+                    continue  # waiting for a worker, or a worker's (retried if it dies)
+                row.error = (
+                    f"{row.title} stopped after {done} of {row.total} items and no worker "
+                    "could finish it; the finished items are kept. Resume it to do the rest."
+                )
+            else:
+                row.error = (
+                    f"{row.title} stopped when the app stopped, after {done} of {row.total} "
+                    "items; the finished items are kept. Resume it to do the rest."
+                )
             row.status, row.worker = INTERRUPTED, None
-            row.error = (
-                f"{row.title} stopped when the app stopped, after {done} of {row.total} "
-                "items; the finished items are kept. Resume it to do the rest."
-            )
             recovered.append(_job(row))
     for job in recovered:
         _announce_end(db, job, f"{job.title} was interrupted after {job.processed} of "
@@ -412,11 +562,21 @@ def recover_jobs(db: Database, *, stale_after_s: float = STALE_AFTER_S) -> list[
 
 
 def resume_job(
-    db: Database, job_id: str, work: Work, *, narrate_progress: bool = True
+    db: Database, job_id: str, work: Work | None = None, *, narrate_progress: bool = True
 ) -> None:
-    """Run an interrupted or cancelled job again, on its pending items only."""
+    """Run an interrupted or cancelled job again, on its pending items only (on the queue
+    when its kind is registered there, as for ``start_job``)."""
     recover_jobs(db)
-    thread, worker = _launch(db, job_id, "resume", work, narrate_progress)
+    with db.read() as s:
+        kind = s.scalar(select(JobRow.kind).where(JobRow.id == job_id))
+    if kind is None:
+        raise JobError(_unknown(job_id))
+    queued = _uses_queue(db, kind, work)
+    if not queued and work is None:
+        raise JobError(f"No work is registered for jobs of kind {kind!r}; pass the work "
+                       "function to resume it.")
+    thread, worker = (None, None) if queued else _launch(db, job_id, "resume", work,
+                                                         narrate_progress)
     try:
         with db.write() as s:
             row = s.get(JobRow, job_id, with_for_update=True)
@@ -426,10 +586,13 @@ def resume_job(
                 raise JobError(_not_resumable(row.title, row.status))
             _lock_session(s, row.session_id)
             _refuse_if_busy(s, row.session_id, row.kind, other_than=job_id)
-            now = utcnow()
+            now = _now(s)
             row.status, row.worker, row.cancel_requested = RUNNING, worker, 0
             row.error, row.finished_at, row.heartbeat_at = None, None, now
             row.started_at = row.started_at or now
+            row.runner = QUEUE if queued else THREAD
+            if queued:
+                row.queue_job_id = job_queue.defer(s, job_id, narrate=narrate_progress)
             job = _job(row)
     except BaseException:
         _release(job_id)
@@ -441,7 +604,10 @@ def resume_job(
             data={"job_id": job.id, "kind": job.kind, "total": job.total, "resumed": True},
         )
     finally:
-        thread.start()
+        if thread is not None:
+            thread.start()
+        else:
+            ensure_worker(db)
 
 
 def _not_resumable(title: str, status: str) -> str:
@@ -450,7 +616,7 @@ def _not_resumable(title: str, status: str) -> str:
     return f"{title} has already finished ({status}); start a new one instead."
 
 
-# -- the runner thread --------------------------------------------------------------------
+# -- the runners: a thread of this process, or a queue worker ------------------------------
 
 
 def _run(db: Database, job_id: str, work: Work, worker: str, narrate_progress: bool) -> None:
@@ -476,6 +642,71 @@ def _run(db: Database, job_id: str, work: Work, worker: str, narrate_progress: b
         _release(job_id)
 
 
+def _run_queued(db: Database, job_id: str, run: job_queue.Run) -> None:
+    """A queue worker's run of a job: claim it under a new worker name (taking it over
+    from a dead worker if need be) and do its pending items. An error other than an
+    item's own goes back to the queue, which retries the run."""
+    with db.read() as s:
+        row = s.get(JobRow, job_id)
+        if row is None or row.status != RUNNING:
+            return  # cancelled before it started, finished, or deleted: nothing to do
+        kind = row.kind
+    make_work = _kinds.get(kind)
+    if make_work is None:
+        _give_up(db, job_id, f"this app has no work registered for jobs of kind {kind!r}")
+        raise job_queue.GiveUp(f"unknown job kind {kind!r}")
+    work = make_work(db)
+    worker = _new_worker()
+    claimed = _claim_queued(db, job_id, worker)
+    if claimed is None:
+        return
+    job, previous = claimed
+    if previous is not None:
+        narrate(db, job.session_id, f"{job.title} continues on another worker at "
+                f"{job.processed} of {job.total} items.", kind="info", source=job.kind)
+    with _threads_lock:
+        _queued_here[job_id] = worker
+    stop = threading.Event()
+    ticker = threading.Thread(
+        target=_keep_heartbeat, args=(db, job_id, worker, stop), daemon=True,
+        name=f"job-heartbeat-{job_id[:8]}",
+    )
+    ticker.start()
+    try:
+        _work_through(db, job_id, work, worker, run.narrate, run=run)
+    finally:
+        stop.set()
+        with _threads_lock:
+            if _queued_here.get(job_id) == worker:
+                del _queued_here[job_id]
+
+
+def _claim_queued(db: Database, job_id: str, worker: str) -> tuple[Job, str | None] | None:
+    """Make ``worker`` the job's runner; the runner it replaces (None on a first run)."""
+    with db.write() as s:
+        row = s.get(JobRow, job_id, with_for_update=True)
+        if row is None or row.status != RUNNING:
+            return None
+        now = _now(s)
+        previous = row.worker
+        row.worker, row.heartbeat_at = worker, now
+        row.started_at = row.started_at or now
+        return _job(row), previous
+
+
+def _give_up(db: Database, job_id: str, why: str) -> None:
+    with db.write() as s:
+        row = s.get(JobRow, job_id, with_for_update=True)
+        if row is None or row.status != RUNNING:
+            return
+        done = (row.completed or 0) + (row.failed or 0)
+        row.status, row.worker = INTERRUPTED, None
+        row.error = (f"{row.title} stopped after {done} of {row.total} items: {why}. The "
+                     "finished items are kept; resume it to do the rest.")
+        job = _job(row)
+    _announce_end(db, job, f"{job.title}: {job.error}", kind="warning")
+
+
 def _keep_heartbeat(db: Database, job_id: str, worker: str, stop: threading.Event) -> None:
     while not stop.wait(HEARTBEAT_EVERY_S):
         try:
@@ -483,46 +714,105 @@ def _keep_heartbeat(db: Database, job_id: str, worker: str, stop: threading.Even
                 row = s.get(JobRow, job_id, with_for_update=True)
                 if row is None or not _owns(row, worker):
                     return
-                row.heartbeat_at = utcnow()
+                row.heartbeat_at = _now(s)
         except Exception:  # a missed beat is harmless; the next one may get through
             log.warning("job %s: heartbeat not written", job_id, exc_info=True)
 
 
-def _work_through(
-    db: Database, job_id: str, work: Work, worker: str, narrate_progress: bool
-) -> None:
-    job = get_job(db, job_id)
-    announced = {t for t in THRESHOLDS if job.processed * 100 >= t * job.total}
-    while True:
+def _next_item(
+    db: Database, job_id: str, worker: str, counted: bool
+) -> tuple[bool, Any] | None:
+    """(cancel requested, the next pending item or None), or None if the job is not ours.
+
+    A queue run (``counted``) also counts the item's start in the same transaction, so a
+    worker that dies inside it leaves a trace: ``attempts`` 2 means it was done again."""
+    if not counted:
         with db.read() as s:
             row = s.get(JobRow, job_id)
             if row is None or not _owns(row, worker):
-                return  # recovered and resumed elsewhere: that runner owns it now
-            stop = bool(row.cancel_requested)
+                return None  # recovered and resumed elsewhere: that runner owns it now
             item = s.execute(
-                select(JobItemRow.idx, JobItemRow.input)
+                select(JobItemRow.idx, JobItemRow.input, JobItemRow.attempts)
                 .where(JobItemRow.job_id == job_id, JobItemRow.status == PENDING)
                 .order_by(JobItemRow.idx)
                 .limit(1)
             ).first()
+            return bool(row.cancel_requested), item
+    with db.write() as s:
+        row = s.get(JobRow, job_id, with_for_update=True)
+        if row is None or not _owns(row, worker):
+            return None  # another worker took it over: it owns it now
+        item = s.scalars(
+            select(JobItemRow)
+            .where(JobItemRow.job_id == job_id, JobItemRow.status == PENDING)
+            .order_by(JobItemRow.idx)
+            .limit(1)
+        ).first()
+        if item is None or row.cancel_requested:
+            return bool(row.cancel_requested), None if item is None else (
+                item.idx, item.input, item.attempts)
+        item.attempts = (item.attempts or 0) + 1
+        row.heartbeat_at = _now(s)
+        return False, (item.idx, item.input, item.attempts)
+
+
+def _uncount(db: Database, job_id: str, idx: int) -> None:
+    """An item given back because its worker stopped (not died) does not count as a try."""
+    try:
+        with db.write() as s:
+            item = s.scalar(select(JobItemRow).where(
+                JobItemRow.job_id == job_id, JobItemRow.idx == idx,
+                JobItemRow.status == PENDING))
+            if item is not None and item.attempts:
+                item.attempts -= 1
+    except Exception:
+        log.warning("job %s: item %s's try not uncounted", job_id, idx, exc_info=True)
+
+
+def _work_through(
+    db: Database, job_id: str, work: Work, worker: str, narrate_progress: bool,
+    *, run: job_queue.Run | None = None,
+) -> None:
+    job = get_job(db, job_id)
+    announced = {t for t in THRESHOLDS if job.processed * 100 >= t * job.total}
+    while True:
+        if run is not None and run.should_stop():
+            raise job_queue.Requeue(f"{job.title}: the worker is stopping")
+        found = _next_item(db, job_id, worker, counted=run is not None)
+        if found is None:
+            return
+        stop, item = found
         if item is None:
-            _end(db, job_id, worker, DONE)
+            _end(db, job_id, worker, CANCELLED if stop else DONE)
             return
         if stop:
             _end(db, job_id, worker, CANCELLED)
             return
-        ctx = JobContext(db, job.id, job.session_id, job.kind, job.title, item.idx,
-                         job.total, job.params, worker)
+        idx, item_input, attempts = item
+        ctx = JobContext(db, job.id, job.session_id, job.kind, job.title, idx,
+                         job.total, job.params, worker,
+                         _stopping=run.should_stop if run is not None else None)
         result, error = None, None
-        try:
-            result = work(ctx, item.input)
-            _check_json(result, f"Item {item.idx + 1}'s result")
-        except JobCancelled:
-            _end(db, job_id, worker, CANCELLED)
-            return
-        except Exception as exc:  # one item's failure is that item's, not the job's
-            result, error = None, _item_error(item.idx, exc)
-        counts = _record(db, job_id, worker, item.idx, result, error)
+        if run is not None and attempts > job_queue.MAX_ITEM_ATTEMPTS:
+            error = (f"Item {idx + 1} was started {attempts - 1} times and never finished "
+                     "(the worker running it stopped each time); it was skipped so the "
+                     "others could run.")
+        else:
+            try:
+                result = work(ctx, item_input)
+                _check_json(result, f"Item {idx + 1}'s result")
+            except JobCancelled:
+                if ctx._stop_seen.is_set():
+                    _uncount(db, job_id, idx)
+                    raise job_queue.Requeue(f"{job.title}: the worker is stopping") from None
+                _end(db, job_id, worker, CANCELLED)
+                return
+            except Exception as exc:  # one item's failure is that item's, not the job's
+                result, error = None, _item_error(idx, exc)
+            if ctx._stop_seen.is_set():  # it may have been cut short: do it again elsewhere
+                _uncount(db, job_id, idx)
+                raise job_queue.Requeue(f"{job.title}: the worker is stopping")
+        counts = _record(db, job_id, worker, idx, result, error)
         if counts is None:
             return
         processed = counts[0] + counts[1]
@@ -552,11 +842,11 @@ def _record(
     db: Database, job_id: str, worker: str, idx: int, result: Any, error: str | None
 ) -> tuple[int, int] | None:
     """Write one item's outcome and the job's counters together; None if we lost the job."""
-    now = utcnow()
     with db.write() as s:
         job = s.get(JobRow, job_id, with_for_update=True)
         if job is None or not _owns(job, worker):
             return None
+        now = _now(s)
         item = s.scalar(
             select(JobItemRow).where(
                 JobItemRow.job_id == job_id, JobItemRow.idx == idx, JobItemRow.status == PENDING
@@ -576,11 +866,11 @@ def _record(
 def _end(db: Database, job_id: str, worker: str, status: str, *, error: str | None = None
          ) -> None:
     """Close the run: the final status, one event and one chat message."""
-    now = utcnow()
     with db.write() as s:
         row = s.get(JobRow, job_id, with_for_update=True)
         if row is None or not _owns(row, worker):
             return
+        now = _now(s)
         if status == DONE and row.total and row.failed >= row.total:
             status = FAILED
             first = s.scalar(

@@ -3,6 +3,9 @@
 It exists to show (and test) the mechanics every long workflow shares: a locked start
 button, a moving progress bar, narration at 25/50/75/100%, cancel, and a reload that
 finds the job where it is. Each item sleeps in small slices so a cancel lands quickly.
+
+``work`` is registered as the ``long_job`` kind: on PostgreSQL the job runs on the queue,
+on any replica's worker.
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from workflows.jobs import JobContext
+from workflows.jobs import JobContext, job_kind
 
 KIND = "long_job"
 DEFAULT_ITEMS = 12
 DEFAULT_SECONDS = 1.0
 
 
+@job_kind(KIND)
 def work(ctx: JobContext, item: Any) -> dict[str, Any]:
     seconds = float(item.get("seconds", DEFAULT_SECONDS))
     started = time.monotonic()
