@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BENCHMARKS = ("embedded", "router", "cost", "privacy", "linkgraph", "ui")
+BENCHMARKS = ("embedded", "router", "cost", "privacy", "linkgraph", "ui", "routing", "load")
 
 
 @dataclass

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import sys
 
 from bench import BENCHMARKS, write_section
-
-BENCHMARKS = (*BENCHMARKS, "routing")  # routing: bench/routing.py (quality-aware routing replay)
-BENCHMARKS = (*BENCHMARKS, "load")  # load: bench/load.py (two replicas on PostgreSQL)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,10 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"== {name} ==", flush=True)
         module = importlib.import_module(f"bench.{name}")
-        if name == "load" and args.seconds:
-            section = module.run(seconds=args.seconds)
-        else:
-            section = module.run(subset=args.subset) if name == "routing" else module.run()
+        accepted = inspect.signature(module.run).parameters
+        options = {k: v for k, v in (("subset", args.subset), ("seconds", args.seconds))
+                   if v is not None and k in accepted}
+        section = module.run(**options)
         print(section.markdown())
         if not args.no_write:
             write_section(section)
