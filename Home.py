@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from components.buttons import end_of_run
 from components.chat import answer_pending_message, render_sidebar_chat
 from components.events import track_page
 from components.navigation import app_pages
@@ -19,3 +20,4 @@ with read_only_banner(db):  # a full disk or read-only volume: one banner, no tr
     page.run()
     # The reply streams after the page is drawn, so a chat message never blanks the page.
     answer_pending_message(db, sid)
+end_of_run()  # a click no button took in this whole run is forgotten (components/buttons.py)

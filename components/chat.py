@@ -17,9 +17,11 @@ import streamlit as st
 
 from assistant import actions
 from assistant.turn import MAX_USER_CHARS, ChatInputError, ChatStorageError, ChatTurn
+from components.buttons import pressed, sent
 from components.confirm import ask_first, confirm_or_cancel
 from components.llm import router
 from components.navigation import page_path, page_titles
+from components.quality import verdict
 from core.conversation import (
     Message,
     active_conversation,
@@ -49,8 +51,10 @@ _REPLY_SETTLE_SECONDS = 5
 
 # -- small pieces ------------------------------------------------------------------------
 def _model_tag(message: Message) -> str:
-    parts = [p for p in (message.tier, message.model) if p]
     meta = message.meta
+    if meta.get("answered_from"):  # facts first: no model, no ledger row, no cost
+        return f"Answered from Ambient's data ({meta['answered_from']}) · no model call"
+    parts = [p for p in (message.tier, message.model) if p]
     if "completion_tokens" in meta:
         parts.append(f"{meta['prompt_tokens']}+{meta['completion_tokens']} tokens")
     if "cost_usd" in meta:
@@ -70,7 +74,10 @@ def _reply_captions(message: Message) -> None:
         st.caption(tag)
 
 
-def _render_message(message: Message) -> None:
+def _render_message(message: Message, db: Database | None = None,
+                    last: bool = False) -> None:
+    """One message; for an assistant reply (with ``db``), the thumbs under it and, when the
+    answer check doubts it, the caution (with "Ask a stronger model" on the last one)."""
     if message.role == "narration":
         icon = {"warning": ":material/warning:", "error": ":material/error:",
                 "done": ":material/task_alt:"}.get(message.meta.get("kind", ""),
@@ -88,6 +95,8 @@ def _render_message(message: Message) -> None:
         for done in message.meta.get("actions", []):
             (st.success if done["ok"] else st.warning)(done["message"])
         _reply_captions(message)
+        if db is not None:
+            _doubts_and_verdict(db, message, last)
         if message.content or message.meta.get("route_reason"):
             with st.popover("Copy · why this model?", width="content"):
                 if message.content:
@@ -139,8 +148,9 @@ def _export_json(messages: list[Message]) -> str:
 
 def _conversation_menu(db: Database, session_id: str, conversation_id: int) -> None:
     with st.popover("Conversations", icon=":material/forum:", width="stretch"):
-        st.button("New conversation", icon=":material/add:", key="chat_new",
-                  on_click=new_conversation, args=(db, session_id))
+        if pressed("New conversation", "chat_new", icon=":material/add:"):
+            new_conversation(db, session_id)
+            st.rerun()
         known = conversations(db, session_id)
         labels = {c.id: f"{c.title} ({c.messages})" for c in known}
         if conversation_id in labels:
@@ -156,12 +166,12 @@ def _conversation_menu(db: Database, session_id: str, conversation_id: int) -> N
             "Markdown", lambda: _export_markdown(history(db, session_id,
                                                          conversation_id=conversation_id)),
             "conversation.md", "text/markdown", key="chat_export_md",
-            icon=":material/download:", disabled=not count)
+            icon=":material/download:", disabled=not count, on_click="ignore")
         right.download_button(
             "JSON", lambda: _export_json(history(db, session_id,
                                                  conversation_id=conversation_id)),
             "conversation.json", "application/json", key="chat_export_json",
-            icon=":material/download:", disabled=not count)
+            icon=":material/download:", disabled=not count, on_click="ignore")
         if ask_first("Clear this conversation", "chat_clear",
                      f"Delete all {count} messages of this conversation? This cannot be undone.",
                      yes="Yes, clear", icon=":material/delete:", disabled=not count):
@@ -197,6 +207,20 @@ def _resolve(db: Database, message: Message, text: str, ok: bool) -> None:
     }
     update_message(db, message.id, content=message.content, status=message.status,
                    tier=message.tier, model=message.model, meta=meta)
+
+
+def _doubts_and_verdict(db: Database, message: Message, last: bool) -> None:
+    if message.meta.get("caution"):
+        st.warning(message.meta["caution"], icon=":material/fact_check:")
+        stronger = message.meta.get("stronger_tier")
+        if last and stronger:
+            click = pressed(f"Ask a stronger model ({stronger})", f"stronger_{message.id}",
+                            icon=":material/trending_up:")
+            if click:
+                with click.redo_if_cut_short():
+                    st.session_state.setdefault("chat_prompts", []).append(
+                        {"reask": message.id, "tier": stronger})
+    verdict(db, message)
 
 
 # -- live narration ----------------------------------------------------------------------
@@ -257,8 +281,9 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
                 st.caption(f"Showing the latest {SHOWN_MESSAGES} of {total:,} messages.")
             if not messages:
                 st.caption("Ask me anything about what you are doing in Ambient.")
+            last_reply = next((m.id for m in reversed(messages) if m.role == "assistant"), None)
             for message in messages:
-                _render_message(message)
+                _render_message(message, db, last=message.id == last_reply)
             last_id = messages[-1].id if messages else 0
             if _narration_expected(db, session_id):
                 _live_fragment(db, session_id, last_id)
@@ -273,17 +298,11 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
 
         # No max_chars: the browser would drop or cut a longer paste without a word. The
         # turn refuses it with the limit, and the text is shown back to copy.
-        st.chat_input("Message the assistant", key="chat_input", on_submit=_queue_prompt)
-
-
-def _queue_prompt() -> None:
-    """Keep a sent message until it is answered.
-
-    A callback runs before the page, so a run cut short by the next click no longer loses
-    the message, as it did when the page read the input's value. (Streamlit can still stop
-    a callback at a session-state access; this one makes two, back to back.)"""
-    if prompt := st.session_state.get("chat_input"):
-        st.session_state.setdefault("chat_prompts", []).append(prompt)
+        # A sent message waits in "chat_prompts" until it is answered; ``sent`` hands over
+        # every message sent since, even when the runs that carried them were cut short.
+        # The queue is fetched first: between ``sent`` and the append there is no yield.
+        queue = st.session_state.setdefault("chat_prompts", [])
+        queue.extend(sent("Message the assistant", "chat_input"))
 
 
 def answer_pending_message(db: Database, session_id: str) -> None:
@@ -300,8 +319,12 @@ def _answer(db: Database, session_id: str, queued: list[str]) -> None:
     box = st.session_state.get(_SLOT)
     prompt = queued[0]
     try:
-        turn = ChatTurn(db, session_id, prompt, router=router(), expert=current_expert(),
-                        page=st.session_state.get("current_page"), pages=page_titles())
+        if isinstance(prompt, dict):  # "Ask a stronger model" on an earlier reply
+            turn = _reask(db, session_id, prompt)
+            prompt = turn.user_message.content
+        else:
+            turn = ChatTurn(db, session_id, prompt, router=router(), expert=current_expert(),
+                            page=st.session_state.get("current_page"), pages=page_titles())
     except ChatInputError as exc:
         queued.pop(0)
         st.sidebar.warning(str(exc))
@@ -315,9 +338,12 @@ def _answer(db: Database, session_id: str, queued: list[str]) -> None:
         return
     queued.pop(0)
     with box:
-        _render_message(turn.user_message)
+        if turn.reasking is None:
+            _render_message(turn.user_message)
         with st.chat_message("assistant"):
             stop = st.empty()
+            # A plain button: its click acts by cutting this run (the stream) short; no run
+            # reads its value, so there is nothing to keep (components/buttons.py).
             stop.button("Stop", icon=":material/stop_circle:", key="chat_stop")
             answer = turn.stream()
             settled = _replies_in_flight[session_id] = threading.Event()
@@ -338,9 +364,21 @@ def _answer(db: Database, session_id: str, queued: list[str]) -> None:
                 (st.success if outcome.ok else st.warning)(outcome.message)
             if result.reply is not None and result.reply.status == "ok":
                 _reply_captions(result.reply)
+                _doubts_and_verdict(db, result.reply, last=True)
     _apply_effects(result.effects)
     if result.pending:
         st.rerun()  # show the confirmation buttons
+
+
+def _reask(db: Database, session_id: str, asked: dict) -> ChatTurn:
+    reply = next((m for m in history(db, session_id, limit=SHOWN_MESSAGES)
+                  if m.id == asked.get("reask")), None)
+    if reply is None:
+        raise ChatInputError("That answer is no longer in the chat, so there is nothing to "
+                             "re-ask; ask the question again.")
+    return ChatTurn.reask(db, session_id, reply, str(asked.get("tier")), router=router(),
+                          expert=current_expert(), page=st.session_state.get("current_page"),
+                          pages=page_titles())
 
 
 def _apply_effects(effects: list[dict]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.buttons import submitted
 from linkgraph.load import MappingNeeded
 
 
@@ -17,6 +18,7 @@ def column_mapping_form(error: MappingNeeded, key: str, state_key: str) -> None:
                                      index=error.columns.index(guess) if guess in error.columns
                                      else 0, key=f"{key}_{role}")
                   for role, guess in dict(error.suggestion).items()}
-        if st.form_submit_button("Use this mapping"):
-            st.session_state[state_key] = chosen
+        if use := submitted("Use this mapping", f"{key}_submit"):
+            with use.redo_if_cut_short():  # until the mapping is kept
+                st.session_state[state_key] = chosen
             st.rerun()

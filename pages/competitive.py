@@ -1,5 +1,6 @@
 import streamlit as st
 
+from components.buttons import pressed
 from components.cards import step_card
 from components.events import record
 from components.jobs import job_progress
@@ -47,7 +48,7 @@ with step_card(run, "competitors", "Competitors"):
     chosen = run.step_data("competitors") or {}
     if run.done("competitors"):
         st.markdown(", ".join(chosen["names"]))
-        if st.button("Change the competitors", key="ca_change_competitors", disabled=running):
+        if pressed("Change the competitors", "ca_change_competitors", disabled=running):
             revert_step(db, run, "competitors")
             st.rerun()
     else:
@@ -60,11 +61,12 @@ with step_card(run, "competitors", "Competitors"):
         open_tasks = [t.title for t in list_tasks(db, sid, include_done=False)]
         from_tasks = st.multiselect("…or take them from your open tasks", open_tasks,
                                     key="ca_from_tasks")
-        if st.button("Suggest competitors from my business", key="ca_suggest",
-                     icon=":material/lightbulb:"):
+        if suggest := pressed("Suggest competitors from my business", "ca_suggest",
+                              icon=":material/lightbulb:"):
             try:
-                st.session_state.ca_suggestions = suggest_competitors(router(), business,
-                                                                      origin=origin)
+                with suggest.redo_if_cut_short():  # until the suggestions are kept
+                    st.session_state.ca_suggestions = suggest_competitors(router(), business,
+                                                                          origin=origin)
             except (ValueError, RouteError) as exc:
                 st.error(str(exc))
                 record("error_shown", str(exc))
@@ -72,7 +74,7 @@ with step_card(run, "competitors", "Competitors"):
                                    st.session_state.get("ca_suggestions", []),
                                    default=st.session_state.get("ca_suggestions", []),
                                    key="ca_suggested")
-        if st.button("Use these competitors", type="primary", key="ca_use"):
+        if pressed("Use these competitors", "ca_use", type="primary"):
             names, notes = parse_competitors("\n".join([typed, *from_tasks, *suggested]))
             if not names:
                 st.error("Add at least one competitor: type a name, pick an open task, or "
@@ -91,14 +93,14 @@ with step_card(run, "aspects", "Aspects to compare"):
         st.caption("Choose the competitors first.")
     elif run.done("aspects"):
         st.markdown(", ".join(run.step_data("aspects")))
-        if st.button("Change the aspects", key="ca_change_aspects", disabled=running):
+        if pressed("Change the aspects", "ca_change_aspects", disabled=running):
             revert_step(db, run, "aspects")
             st.rerun()
     else:
         picked = st.multiselect("Aspects", DEFAULT_ASPECTS, default=list(DEFAULT_ASPECTS[:3]),
                                 key="ca_aspects")
         extra = st.text_input("More aspects, separated by commas", key="ca_more_aspects")
-        if st.button("Use these aspects", type="primary", key="ca_use_aspects"):
+        if pressed("Use these aspects", "ca_use_aspects", type="primary"):
             aspects = parse_aspects(picked, extra)
             if not aspects:
                 st.error("Pick at least one aspect to compare.")
@@ -114,9 +116,9 @@ with step_card(run, "analysis", "Analysis"):
         competitors = run.step_data("competitors")
         work = analysis_job_work(router())
         start, stop, resume = st.columns(3)
-        if start.button("Running…" if running else "Analyse", type="primary",
-                        disabled=running or run.done("analysis"), key="ca_start",
-                        icon=":material/play_arrow:"):
+        locked = running or run.done("analysis")
+        if pressed("Running…" if running else "Analyse", "ca_start", where=start,
+                   type="primary", disabled=locked, icon=":material/play_arrow:") and not locked:
             items = analysis_items(competitors["names"], run.step_data("aspects"),
                                    competitors.get("business", ""))
             try:
@@ -127,11 +129,13 @@ with step_card(run, "analysis", "Analysis"):
                 save_data(db, run, "analysis", job_id)
                 st.session_state.expect_narration = True
                 st.rerun()
-        if stop.button("Cancel", disabled=not running, key="ca_cancel", icon=":material/stop:"):
+        if pressed("Cancel", "ca_cancel", where=stop, disabled=not running,
+                   icon=":material/stop:") and running:
             cancel_job(db, job.id)
             st.rerun()
-        if resume.button("Resume", key="ca_resume", icon=":material/replay:",
-                         disabled=job is None or job.status not in ("cancelled", "interrupted")):
+        resumable = job is not None and job.status in ("cancelled", "interrupted")
+        if pressed("Resume", "ca_resume", where=resume, icon=":material/replay:",
+                   disabled=not resumable) and resumable:
             resume_job(db, job.id, work)
             st.session_state.expect_narration = True
             st.rerun()
@@ -159,11 +163,12 @@ with step_card(run, "results", "Results and report"):
         left, right = st.columns(2)
         left.download_button("Download the report (Markdown)", report,
                              "competitive-analysis.md", "text/markdown", key="ca_dl_md",
-                             icon=":material/download:")
+                             icon=":material/download:", on_click="ignore")
         right.download_button("Download the table (CSV)", to_csv(frame, COLUMN_LABELS),
                               "competitive-analysis.csv", "text/csv", key="ca_dl_csv",
-                              icon=":material/download:")
+                              icon=":material/download:", on_click="ignore")
 
-if st.button("Start a new analysis", icon=":material/restart_alt:", disabled=running):
+if pressed("Start a new analysis", "ca_restart", icon=":material/restart_alt:",
+           disabled=running):
     restart(db, sid, KIND, STEPS)
     st.rerun()

@@ -5,8 +5,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from components.buttons import downloaded, pressed
 from components.events import record
 from components.llm import router
+from components.quality import quality_section
 from components.session import database, session_id
 from core.exports import to_csv
 from llm import ledger, reports
@@ -105,8 +107,9 @@ else:
     request = st.query_params.get("request")  # "open its rows" from a chat reply
     if request:
         st.info("Showing the attempts behind one chat reply.", icon=":material/receipt_long:")
-        if st.button("Show every call", key="costs_all_requests"):
-            del st.query_params["request"]
+        if every := pressed("Show every call", "costs_all_requests"):
+            with every.redo_if_cut_short():
+                del st.query_params["request"]
             st.rerun()
     filters = Filters(since=datetime.combine(first, time()),
                       until=datetime.combine(last + timedelta(days=1), time()),
@@ -166,14 +169,17 @@ else:
         })
         st.caption(f"Showing the newest {len(table):,} of {sums.calls:,} calls that match the "
                    "filters.")
-        st.download_button(
+        if export := downloaded(
             "Export the filtered ledger as CSV",
             lambda: to_csv(pd.DataFrame(reports.ledger_csv_rows(db, filters),
                                         columns=list(LEDGER_COLUMNS)), LEDGER_COLUMNS),
-            f"ambient-ledger-{first}-{last}.csv", "text/csv", icon=":material/download:",
-            on_click=record, args=("form_submitted",
-                                   f"Exported {min(sums.calls, CSV_ROW_CAP):,} ledger rows as CSV"),
+            "costs_export", file_name=f"ambient-ledger-{first}-{last}.csv", mime="text/csv",
+            icon=":material/download:",
             help=f"Up to the newest {CSV_ROW_CAP:,} calls that match the filters.",
-        )
+        ):
+            with export.redo_if_cut_short():  # record() reads session state before it writes
+                record("form_submitted",
+                       f"Exported {min(sums.calls, CSV_ROW_CAP):,} ledger rows as CSV")
+        quality_section(db, filters, router().settings.quality_target)
 
     show_budget(db, sid)

@@ -1,5 +1,6 @@
 import streamlit as st
 
+from components.buttons import submitted
 from components.events import record
 from core.experts import (
     DEFAULT_EXPERT,
@@ -12,21 +13,23 @@ from core.experts import (
 )
 
 
-def _save(slug: str | None, text_key: str) -> None:
-    """Form callback (it runs before the page is drawn, so the list and preview are fresh).
-    ``slug`` None means a new expert. On failure nothing is written and the text stays."""
-    form, slug = ("edit", slug) if slug else ("new", st.session_state.expert_new_slug)
+def _save(slug: str | None, text: str, new_slug: str = "") -> None:
+    """Save a submitted form: ``slug`` None means a new expert, named ``new_slug``. The file
+    is written first (no yield point between the click and the write); on success the page
+    runs again, so the list and the preview are fresh. On failure nothing is written and
+    the text stays."""
+    form, slug = ("edit", slug) if slug else ("new", new_slug)
     try:
-        expert = save_expert(slug, st.session_state[text_key], overwrite=form == "edit")
+        expert = save_expert(slug, text, overwrite=form == "edit")
     except ExpertError as exc:
         st.session_state.expert_outcome = (form, False, str(exc))
         record("error_shown", f"Could not save the expert {slug.strip() or '(no name)'}: {exc}")
         return
     st.session_state.expert_outcome = (form, True, f"Saved {expert.name} ({expert.slug}.md).")
     record("form_submitted", f"Saved the expert {expert.name}")
-    if form == "new":
-        st.session_state.expert_pick = expert.slug
-        del st.session_state.expert_new_slug, st.session_state.expert_new_text
+    if form == "new":  # picked, and the form emptied, before the next run draws them
+        st.session_state.expert_created = expert.slug
+    st.rerun()
 
 
 def _show_outcome(form: str) -> None:
@@ -45,6 +48,10 @@ experts, problems = load_experts()
 for problem in problems:
     st.warning(problem, icon=":material/warning:")
 
+if created := st.session_state.pop("expert_created", None):
+    st.session_state.expert_pick = created
+    for key in ("expert_new_slug", "expert_new_text"):
+        st.session_state.pop(key, None)
 slugs = expert_slugs()
 if DEFAULT_EXPERT in slugs:
     st.session_state.setdefault("expert_pick", DEFAULT_EXPERT)
@@ -71,21 +78,21 @@ except ExpertError as exc:
 if text is not None:
     with st.form("edit_expert"):
         st.subheader("Edit")
-        st.text_area("The whole file", text, height=360, key=f"expert_text_{slug}")
-        st.form_submit_button(
-            "Save", type="primary", on_click=_save, args=(slug, f"expert_text_{slug}")
-        )
+        edited = st.text_area("The whole file", text, height=360, key=f"expert_text_{slug}")
+        if submitted("Save", "expert_save", type="primary"):
+            _save(slug, edited)
     _show_outcome("edit")
 
 st.session_state.setdefault("expert_new_text", expert_template("My expert"))
 with st.form("new_expert"):
     st.subheader("New expert")
-    st.text_input(
+    new_slug = st.text_input(
         "File name",
         key="expert_new_slug",
         placeholder="market_scout",
         help="2 to 40 lowercase letters, digits and underscores: prompts/<name>.md",
     )
-    st.text_area("The whole file", height=360, key="expert_new_text")
-    st.form_submit_button("Create", on_click=_save, args=(None, "expert_new_text"))
+    new_text = st.text_area("The whole file", height=360, key="expert_new_text")
+    if submitted("Create", "expert_create"):
+        _save(None, new_text, new_slug)
 _show_outcome("new")

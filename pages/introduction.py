@@ -1,5 +1,6 @@
 import streamlit as st
 
+from components.buttons import pressed, submitted
 from components.cards import step_card
 from components.events import record
 from components.llm import router
@@ -34,8 +35,9 @@ with step_card(run, "meet", "Meet the assistant"):
     intro = run.step_data("meet")
     if intro:
         st.markdown(intro)
-    elif st.button("Say hello", icon=":material/waving_hand:", key="intro_hello"):
-        intro = ask_model(introduction_request(origin))
+    elif hello := pressed("Say hello", "intro_hello", icon=":material/waving_hand:"):
+        with hello.redo_if_cut_short():  # the reply streams: a cut-short run asks again
+            intro = ask_model(introduction_request(origin))
         if intro:
             add_message(db, sid, "assistant", intro, meta={"source": "introduction"})
             complete_step(db, run, "meet", intro)
@@ -45,7 +47,7 @@ with step_card(run, "meet", "Meet the assistant"):
 with step_card(run, "name", "Your name"), st.form("intro_name"):
     name = st.text_input("What should I call you?", value=run.step_data("name") or "",
                          max_chars=60)
-    if st.form_submit_button("Remember my name", disabled=not run.done("meet")):
+    if submitted("Remember my name", "intro_name_submit", disabled=not run.done("meet")):
         try:
             fact = remember(db, scope_for(sid), "name", name)
         except ValueError as exc:
@@ -57,7 +59,7 @@ with step_card(run, "name", "Your name"), st.form("intro_name"):
 
 with step_card(run, "colour", "Your favourite colour"), st.form("intro_colour"):
     picked = st.color_picker("Pick it", value=run.step_data("colour") or "#2f7d6d")
-    if st.form_submit_button("Remember my colour", disabled=not run.done("name")):
+    if submitted("Remember my colour", "intro_colour_submit", disabled=not run.done("name")):
         fact = remember(db, scope_for(sid), "favourite_colour", picked)
         complete_step(db, run, "colour", fact.value)
         record("step_completed", f"Told the assistant their favourite colour ({picked})")
@@ -69,9 +71,10 @@ with step_card(run, "welcome", "All set"):
         welcome = run.step_data("welcome")
         if welcome:
             st.markdown(welcome)
-        elif st.button("Hear from the assistant", key="intro_welcome"):
-            welcome = ask_model(greeting_request(run.step_data("name"), run.step_data("colour"),
-                                                 origin))
+        elif hear := pressed("Hear from the assistant", "intro_welcome"):
+            with hear.redo_if_cut_short():
+                welcome = ask_model(greeting_request(run.step_data("name"),
+                                                     run.step_data("colour"), origin))
             if welcome:
                 complete_step(db, run, "welcome", welcome)
                 record("step_completed", "Finished the introduction")
@@ -79,6 +82,6 @@ with step_card(run, "welcome", "All set"):
     else:
         st.caption("Tell the assistant your name and colour first.")
 
-if st.button("Start the introduction again", icon=":material/restart_alt:"):
+if pressed("Start the introduction again", "intro_restart", icon=":material/restart_alt:"):
     restart(db, sid, "introduction", STEPS)
     st.rerun()

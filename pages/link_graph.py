@@ -46,7 +46,7 @@ with step_card(run, "upload", "Upload the edge list and metadata"):
     if run.done("upload"):
         st.markdown(f"Edge list: **{files['edge_name']}**" + (
             f" · metadata: **{files['metadata_name']}**" if files.get("metadata") else ""))
-        if st.button("Use other files", key="lg_other"):
+        if pressed("Use other files", "lg_other"):
             revert_step(db, run, "upload")
             st.rerun()
     else:
@@ -56,13 +56,18 @@ with step_card(run, "upload", "Upload the edge list and metadata"):
                                      "impressions, status, ...)",
                                      type=["csv", "tsv", "txt", "gz"], key="lg_meta")
         use_sample = pressed("Try the sample site", "lg_sample", icon=":material/science:")
-        start = st.text_input("Start page (empty: the home page)", key="lg_start")
-        if use_sample:
-            st.session_state.lg_pending = keep_sample(start=start)
-        elif edge_file is not None and pressed("Measure", "lg_measure", type="primary"):
-            st.session_state.lg_pending = keep_files(
-                edge_file.getvalue(), edge_file.name, meta_file.getvalue() if meta_file else None,
-                meta_file.name if meta_file else None, start=start)
+        with use_sample.redo_if_cut_short():  # until the files are kept in lg_pending
+            start = st.text_input("Start page (empty: the home page)", key="lg_start")
+            if use_sample:
+                st.session_state.lg_pending = keep_sample(start=start)
+            elif edge_file is not None and (
+                measure := pressed("Measure", "lg_measure", type="primary")
+            ):
+                with measure.redo_if_cut_short():
+                    st.session_state.lg_pending = keep_files(
+                        edge_file.getvalue(), edge_file.name,
+                        meta_file.getvalue() if meta_file else None,
+                        meta_file.name if meta_file else None, start=start)
         pending = st.session_state.get("lg_pending")
         if pending:
             for role in ("edges", "metadata"):
@@ -102,8 +107,11 @@ with step_card(run, "signs", "Vital signs"):
         cols = st.columns(6)
         cols[0].metric("Pages", f"{summary['nodes']:,}")
         cols[1].metric("Links", f"{summary['edges']:,}")
+        only = summary["orphans"].get("only_in_metadata", 0)
         cols[2].metric("Orphans", f"{summary['orphans']['count']:,}",
-                       f"{summary['orphans']['percent']}%", delta_color="off")
+                       f"{summary['orphans']['percent']}%", delta_color="off",
+                       help=f"{only:,} of them appear only in the metadata, linked from "
+                       "nowhere." if only else None)
         cols[3].metric("Dead ends", f"{summary['dead_ends']['count']:,}",
                        f"{summary['dead_ends']['percent']}%", delta_color="off")
         cols[4].metric("Unreachable", f"{summary['unreachable_from_start']['count']:,}",
@@ -123,7 +131,7 @@ with step_card(run, "signs", "Vital signs"):
                                         strict=True):
             column.markdown(f"**{title}**")
             column.dataframe(summary[key], hide_index=True, width="stretch")
-        if not run.done("signs") and st.button("Looks right", key="lg_signs_ok"):
+        if not run.done("signs") and pressed("Looks right", "lg_signs_ok"):
             complete_step(db, run, "signs")
             record("step_completed", headline(summary))
             st.rerun()
@@ -152,7 +160,7 @@ with step_card(run, "drawing", "Drawing"):
                  "" if small else f"The top {len(nodes):,} pages by {metric}")
         st.plotly_chart(interactive_figure(scan.table, scan.positions, g.src, g.dst, metric,
                                            nodes, title=title), width="stretch")
-        if not run.done("drawing") and st.button("Drawn", key="lg_drawn"):
+        if not run.done("drawing") and pressed("Drawn", "lg_drawn"):
             complete_step(db, run, "drawing")
             record("step_completed", f"Drew the link graph by {metric}")
             st.rerun()
@@ -164,10 +172,11 @@ with step_card(run, "reading", "Read the scan"):
         reading = run.step_data("reading")
         if reading:
             st.markdown(reading)
-        if st.button("Read the scan" if not reading else "Read it again", key="lg_read",
-                     icon=":material/radiology:"):
+        if read := pressed("Read the scan" if not reading else "Read it again", "lg_read",
+                           icon=":material/radiology:"):
             try:
-                text = st.write_stream(start_reading(router(), db, sid, scan))
+                with read.redo_if_cut_short():  # the reading streams: a cut-short run reads again
+                    text = st.write_stream(start_reading(router(), db, sid, scan))
             except RouteError as exc:
                 st.error(str(exc))
                 record("error_shown", str(exc))
@@ -183,11 +192,12 @@ with step_card(run, "export", "Export"):
         left, right = st.columns(2)
         left.download_button("Pages with their statistics (CSV)",
                              to_csv(scan.table, NODE_LABELS), "link-graph-pages.csv",
-                             "text/csv", key="lg_dl_nodes", icon=":material/download:")
+                             "text/csv", key="lg_dl_nodes", icon=":material/download:",
+                             on_click="ignore")
         right.download_button("Links (CSV)", to_csv(scan.edges.frame, EDGE_LABELS),
                               "link-graph-links.csv", "text/csv", key="lg_dl_edges",
-                              icon=":material/download:")
+                              icon=":material/download:", on_click="ignore")
 
-if st.button("Start over with another site", icon=":material/restart_alt:"):
+if pressed("Start over with another site", "lg_restart", icon=":material/restart_alt:"):
     restart(db, sid, "link_graph", STEPS)
     st.rerun()

@@ -1,5 +1,6 @@
 import streamlit as st
 
+from components.buttons import pressed
 from components.cards import step_card
 from components.events import record
 from components.jobs import job_progress
@@ -27,8 +28,8 @@ with step_card(run, "run", "Run the long job"):
     seconds = right.number_input("Seconds per item", 0.1, 30.0, long_job.DEFAULT_SECONDS,
                                  step=0.5, disabled=running)
     start, stop, resume = st.columns(3)
-    if start.button("Running…" if running else "Start", type="primary", disabled=running,
-                    icon=":material/play_arrow:", key="long_job_start"):
+    if pressed("Running…" if running else "Start", "long_job_start", where=start,
+               type="primary", disabled=running, icon=":material/play_arrow:"):
         try:
             start_job(db, sid, long_job.KIND, "Long job",
                       long_job.items(int(count), float(seconds)), long_job.work)
@@ -37,13 +38,14 @@ with step_card(run, "run", "Run the long job"):
         else:
             st.session_state.expect_narration = True
             st.rerun()
-    if stop.button("Cancel", disabled=not running, icon=":material/stop:", key="long_job_cancel"):
+    if pressed("Cancel", "long_job_cancel", where=stop, disabled=not running,
+               icon=":material/stop:") and running:  # a late click on a finished job: nothing
         cancel_job(db, job.id)
         record("form_submitted", "Asked to cancel the long job")
         st.rerun()
     resumable = job is not None and job.status in ("cancelled", "interrupted")
-    if resume.button("Resume", disabled=not resumable, icon=":material/replay:",
-                     key="long_job_resume"):
+    if pressed("Resume", "long_job_resume", where=resume, disabled=not resumable,
+               icon=":material/replay:") and resumable:
         resume_job(db, job.id, long_job.work)
         st.session_state.expect_narration = True
         st.rerun()

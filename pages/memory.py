@@ -1,5 +1,6 @@
 import streamlit as st
 
+from components.buttons import pressed, submitted
 from components.events import record
 from components.session import database, session_id
 from core.memory import facts, forget, remember, scope_for
@@ -27,7 +28,7 @@ for key, value in known.items():
         else:
             record("form_submitted", f"Changed the remembered {key}")
             st.rerun()
-    if right.button("Forget", key=f"forget_{key}", icon=":material/delete:"):
+    if pressed("Forget", f"forget_{key}", where=right, icon=":material/delete:"):
         forget(db, scope, key)
         record("form_submitted", f"Forgot the remembered {key}")
         st.rerun()
@@ -37,7 +38,7 @@ with st.form("add_fact"):
     key_col, value_col = st.columns([2, 5])
     new_key = key_col.text_input("What", placeholder="favourite colour")
     new_value = value_col.text_input("Value", placeholder="green")
-    if st.form_submit_button("Remember", icon=":material/add:"):
+    if submitted("Remember", "add_fact_submit", icon=":material/add:"):
         try:
             fact = remember(db, scope, new_key, new_value)
         except ValueError as exc:

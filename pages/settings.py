@@ -1,8 +1,10 @@
 import pandas as pd
 import streamlit as st
 
+from components.buttons import pressed, submitted
 from components.events import record
 from components.llm import cloud_key_source, router
+from components.quality import quality_settings
 from components.session import database
 from components.tiers import tier_tile
 from llm.prices import (
@@ -37,14 +39,14 @@ for tier in routing.tiers():
             accept_new_options=True,
             help="Type the path of any GGUF file to run it in-process instead of SmolLM2."
             if tier == "embedded" else "Pick an installed model or type another name.")
-        if middle.button("Cycle", key=f"cycle_{tier}", disabled=len(options) < 2,
-                         help="Switch to the next installed model"):
+        if pressed("Cycle", f"cycle_{tier}", where=middle, disabled=len(options) < 2,
+                   help="Switch to the next installed model"):
             picked = options[(options.index(chosen) + 1) % len(options)]
         if picked and picked != chosen:
             save(db, models={**saved.get("models", {}), tier: picked})
             record("form_submitted", f"Chose {picked} for the {tier} tier")
             st.rerun()
-        if right.button("Test", key=f"test_{tier}", help="Send a tiny prompt to this tier"):
+        if pressed("Test", f"test_{tier}", where=right, help="Send a tiny prompt to this tier"):
             try:
                 result = routing.complete(tier_probe(tier))
             except RouteError as exc:
@@ -73,7 +75,7 @@ with st.form("settings_policy"):
     daily = left.text_input("Daily cloud budget (USD, empty = no cap)", key="policy_daily")
     session = right.text_input("Per-session cloud budget (USD, empty = no cap)",
                                key="policy_session")
-    if st.form_submit_button("Save"):
+    if submitted("Save", "policy_save"):
         try:
             save(db, privacy_mode=mode, allow_cloud=allow_cloud, daily_budget_usd=daily,
                  session_budget_usd=session)
@@ -83,6 +85,8 @@ with st.form("settings_policy"):
             record("form_submitted", "Changed the privacy and spending settings")
             st.success("Saved.")
 
+quality_settings(db, current)
+
 st.subheader("Prices")
 table = load_prices()
 st.caption(f"USD per million tokens. Savings are priced against {table.reference_model}. "
@@ -91,7 +95,7 @@ edited = st.data_editor(pd.DataFrame(price_rows(table)), num_rows="dynamic", hid
                         key="settings_prices")
 reference = st.selectbox("Reference cloud model", list(table.models),
                          index=list(table.models).index(table.reference_model))
-if st.button("Save prices", key="settings_save_prices"):
+if pressed("Save prices", "settings_save_prices"):
     try:
         candidate = with_model_rows(table, edited.to_dict("records"), reference)
         save_prices(candidate)

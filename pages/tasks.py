@@ -1,6 +1,7 @@
 import pandas as pd
 import streamlit as st
 
+from components.buttons import pressed, submitted
 from components.confirm import ask_first
 from components.events import record
 from components.session import database, session_id
@@ -30,7 +31,7 @@ with st.form("add_task", border=True):
     title = title_col.text_input("New task", placeholder="Call Acme about the renewal")
     priority = priority_col.selectbox("Priority", PRIORITIES, index=2)
     notes = st.text_input("Notes", placeholder="optional")
-    if st.form_submit_button("Add task", icon=":material/add:"):
+    if submitted("Add task", "tasks_add", icon=":material/add:"):
         try:
             task = add_task(db, sid, title, priority=priority, notes=notes)
         except TaskError as exc:
@@ -77,18 +78,23 @@ else:
                               lambda ids: f"Delete {len(ids)} task(s) for good?",
                               yes="Yes, delete", payload=list(doomed), disabled=not doomed)
         if confirmed:
-            for task_id in confirmed:
+            deleted, refused = [], []
+            for task_id in confirmed:  # every delete before the first yield point
                 try:
-                    gone = delete_task(db, sid, task_id)
-                    record("form_submitted", f"Deleted the task '{gone.title}'")
+                    deleted.append(delete_task(db, sid, task_id))
                 except TaskError as exc:
-                    st.error(str(exc))
-            st.rerun()
+                    refused.append(str(exc))
+            for gone in deleted:
+                record("form_submitted", f"Deleted the task '{gone.title}'")
+            for refusal in refused:
+                st.error(refusal)
+            if not refused:
+                st.rerun()
 
 st.subheader("Import and export")
 upload = st.file_uploader("Import tasks from a CSV with a 'title' column (optional: "
                           "priority, notes)", type=["csv", "tsv", "txt"], key="tasks_upload")
-if upload is not None and st.button("Import", key="tasks_import"):
+if upload is not None and pressed("Import", "tasks_import"):
     try:
         report = import_tasks(db, sid, upload.getvalue(), name=upload.name)
     except CSVError as exc:
@@ -106,4 +112,5 @@ st.download_button(
     "Export tasks as CSV", to_csv(pd.DataFrame(tasks_table(tasks), columns=list(TASK_COLUMNS)),
                                   TASK_COLUMNS),
     "tasks.csv", "text/csv", icon=":material/download:", disabled=not tasks,
+    on_click="ignore",  # a download needs no run, so it cuts no other click's run short
 )

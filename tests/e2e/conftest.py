@@ -47,6 +47,7 @@ class AppServer:
     def __init__(self, database_url: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url
         self.log_path = Path(database_url.removeprefix("sqlite:///")).with_suffix(".log")
         environment = os.environ | {"DATABASE_URL": database_url} | (env or {})
         self._log = self.log_path.open("w")
