@@ -11,13 +11,7 @@ from components.mapping import column_mapping_form
 from components.session import database, session_id
 from core.csvfiles import CSVError
 from core.exports import to_csv
-from linkgraph.draw import (
-    MAX_EDGES,
-    MAX_NODES,
-    choose_nodes,
-    interactive_figure,
-    overview_figure,
-)
+from linkgraph.draw import MAX_EDGES, MAX_NODES, choose_nodes, interactive_figure, overview_figure
 from linkgraph.load import MappingNeeded
 from linkgraph.measure import distributions
 from linkgraph.reading import finish_reading, headline, start_reading

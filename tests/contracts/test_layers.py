@@ -61,3 +61,8 @@ def test_a_planted_violation_breaks_the_contract(tree: Path, where: str, line: s
     result = lint_imports(tree)
     assert result.returncode != 0
     assert broken in result.stdout
+
+
+def test_pages_are_layout_every_one_under_200_lines() -> None:
+    lengths = {p.name: len(p.read_text().splitlines()) for p in (ROOT / "pages").glob("*.py")}
+    assert max(lengths.values()) < 200, lengths
