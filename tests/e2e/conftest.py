@@ -29,6 +29,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
+# A fresh server's first run imports everything (the router, the estimators, the queue):
+# on a busy 2-core machine that takes longer than Playwright's default 5 s per assertion.
+EXPECT_TIMEOUT_MS = 60_000
 
 
 def free_port() -> int:
@@ -101,7 +104,9 @@ def browser():  # noqa: ANN201
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
