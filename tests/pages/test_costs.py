@@ -121,7 +121,8 @@ class TestAHundredThousandCalls:
         assert tile(at, "Latency p95") == f"{latency[0.95]:,} ms"
         rate = reports.escalation_rate(db, default_filters())
         assert rate and tile(at, "Escalation rate") == f"{rate:.1%}"
-        assert len(at.get("plotly_chart")) == 6
+        # spend, savings, three breakdown tabs, latency, and the quality curve
+        assert len(at.get("plotly_chart")) == 7
         assert any(f"newest 500 of {sums.calls:,} calls" in c.value for c in at.caption)
         assert at.get("download_button")[0].proto.label == "Export the filtered ledger as CSV"
 
