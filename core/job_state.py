@@ -18,7 +18,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from store.db import Database, utcnow
+from store.db import Database, database_time
 from store.models import JobItemRow, JobRow
 
 QUIET_AFTER_S = 30.0  # the runner's heartbeat is every 5 s; this long without one is odd
@@ -55,8 +55,8 @@ class JobState:
 
 def recent_jobs(db: Database, session_id: str, limit: int = 3) -> list[JobState]:
     """The session's ``limit`` newest jobs, newest first."""
-    now = utcnow()
     with db.read() as s:
+        now = database_time(s)  # heartbeats are written in the database's time, so judged by it
         rows = s.scalars(
             select(JobRow)
             .where(JobRow.session_id == session_id)

@@ -73,6 +73,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def database_time(s: Session) -> datetime:
+    """The database's current time as naive UTC, the form every timestamp is stored in.
+    Replicas judge heartbeats by this one clock, never their own (hosts' clocks drift)."""
+    from sqlalchemy import func, select
+
+    if s.get_bind().dialect.name == "postgresql":
+        return s.scalar(select(func.timezone("utc", func.now())))
+    value = s.scalar(select(func.strftime("%Y-%m-%d %H:%M:%f", "now")))
+    return datetime.fromisoformat(value)
+
+
 def database_url() -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{DEFAULT_SQLITE_PATH}"
 

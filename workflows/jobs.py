@@ -61,7 +61,7 @@ from sqlalchemy.orm import Session
 
 from core.events import record_event
 from core.narration import narrate
-from store.db import Database
+from store.db import Database, database_time
 from store.models import JobItemRow, JobRow, SessionRow
 from workflows import queue as job_queue
 
@@ -241,21 +241,17 @@ def _maintain(db: Database) -> None:
     recover_jobs(db)
 
 
-# -- one clock: the database's --------------------------------------------------------------
+# -- one clock: the database's (store.db.database_time) --------------------------------------
 
 
 def _now(s: Session) -> datetime:
-    """The database's current time as naive UTC, the form every timestamp is stored in."""
-    if s.get_bind().dialect.name == "postgresql":
-        return s.scalar(select(func.timezone("utc", func.now())))
-    value = s.scalar(select(func.strftime("%Y-%m-%d %H:%M:%f", "now")))
-    return datetime.fromisoformat(value)
+    return database_time(s)
 
 
 def database_now(db: Database) -> datetime:
     """The database's clock (naive UTC): what heartbeats are written with and judged by."""
     with db.read() as s:
-        return _now(s)
+        return database_time(s)
 
 
 # -- which jobs this process runs ---------------------------------------------------------

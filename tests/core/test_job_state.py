@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+import pytest
 
 from core.job_state import QUIET_AFTER_S, recent_jobs
 from core.sessions import ensure_session
-from store.db import Database, utcnow
+from store import db as store_db
+from store.db import Database, database_time, utcnow
 from store.models import JobItemRow, JobRow
 
 
@@ -49,3 +52,24 @@ def test_a_running_job_with_no_sign_of_life_is_quiet(db: Database) -> None:
 
 def test_a_session_without_jobs_has_none(db: Database) -> None:
     assert recent_jobs(db, ensure_session(db, None)) == []
+
+
+def test_quiet_is_judged_by_the_databases_clock_not_this_hosts(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica whose clock runs ten minutes fast must not call a live job quiet: the
+    heartbeat was written in the database's time and is read against it."""
+    sid = ensure_session(db, None)
+    with db.read() as s:
+        beat = database_time(s)
+    add_job(db, sid, "e" * 32, heartbeat_at=beat, created_at=beat)
+
+    class FastClock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+            return datetime.now(tz) + timedelta(minutes=10)
+
+    monkeypatch.setattr(store_db, "datetime", FastClock)
+    assert store_db.utcnow() - beat > timedelta(minutes=9)  # this host's clock is off
+    (job,) = recent_jobs(db, sid)
+    assert job.quiet_for_s is not None and job.quiet_for_s < 60 and not job.quiet
