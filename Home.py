@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components.buttons import end_of_run
+from components.buttons import one_run
 from components.chat import answer_pending_message, render_sidebar_chat
 from components.events import track_page
 from components.navigation import app_pages
@@ -14,10 +14,10 @@ db = database()
 sid = session_id()
 
 page = st.navigation(app_pages())
-with read_only_banner(db):  # a full disk or read-only volume: one banner, no traceback
+# A click no button took in this whole run is forgotten at its end (components/buttons.py).
+with one_run(), read_only_banner(db):  # a full disk or read-only volume: one banner
     track_page(page.title)
     render_sidebar_chat(db, sid)
     page.run()
     # The reply streams after the page is drawn, so a chat message never blanks the page.
     answer_pending_message(db, sid)
-end_of_run()  # a click no button took in this whole run is forgotten (components/buttons.py)

@@ -10,6 +10,7 @@ expected.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 
@@ -305,6 +306,9 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
         queue.extend(sent("Message the assistant", "chat_input"))
 
 
+_stops = itertools.count()  # keys of the Stop buttons: unique within a run, and across runs
+
+
 def answer_pending_message(db: Database, session_id: str) -> None:
     """Stream the replies to the messages sent since the last answer, oldest first (after
     the page was drawn)."""
@@ -344,7 +348,8 @@ def _answer(db: Database, session_id: str, queued: list[str]) -> None:
             stop = st.empty()
             # A plain button: its click acts by cutting this run (the stream) short; no run
             # reads its value, so there is nothing to keep (components/buttons.py).
-            stop.button("Stop", icon=":material/stop_circle:", key="chat_stop")
+            # One key per reply: a run answers every message still queued, one by one.
+            stop.button("Stop", icon=":material/stop_circle:", key=f"chat_stop_{next(_stops)}")
             answer = turn.stream()
             settled = _replies_in_flight[session_id] = threading.Event()
             try:

@@ -107,3 +107,17 @@ def test_a_message_over_the_limit_says_the_limit_and_keeps_the_text(app_env: str
     assert f"{len(long_message):,} characters" in warning and f"{MAX_USER_CHARS:,}" in warning
     assert [c.value for c in at.sidebar.code] == [long_message]  # all of it, to copy
     assert history(get_database(), sid) == []
+
+
+def test_messages_waiting_together_are_all_answered_in_one_run(app_env: str) -> None:
+    """Messages sent while a run was busy wait together; the next run answers each of them
+    (each reply has its own Stop button: one shared key failed the whole run)."""
+    at = new_app()
+    at.run()
+    sid = at.session_state.session_id
+    at.session_state.chat_prompts = ["Hi", "Hello again"]
+    rerun(at)
+    assert not at.exception
+    messages = history(get_database(), sid)
+    assert [m.content for m in messages if m.role == "user"] == ["Hi", "Hello again"]
+    assert sum(m.role == "assistant" for m in messages) == 2
