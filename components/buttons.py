@@ -22,11 +22,21 @@ once; one older than ``CLICK_TTL_S`` is dropped, never acted on late, and so is 
 still untaken when a run ends normally (``end_of_run``, called last by Home.py): that run
 did not draw its button, so it must not fire when the button comes back.
 
-The journal alone is not enough: with Streamlit's default ``runner.fastReruns = true`` a
-new request stops the running script before it has even called the callbacks of the
-click that started it. ``.streamlit/config.toml`` turns that off, so a request that
-arrives early is merged with the click's own (measured in bench/RESULTS.md, "Lost
-clicks").
+The journal alone is not enough (measured in bench/RESULTS.md, section "clicks"):
+
+- With Streamlit's default ``runner.fastReruns = true`` a new request stops the running
+  script, even one that has not called the callbacks of the click that started it yet.
+  ``.streamlit/config.toml`` turns that off: a request that arrives before the click's
+  run has started is merged with it (the click kept), one that arrives later waits for
+  the running script's next yield point.
+- That leaves a gap: the first such point of a run is Streamlit's check right before it
+  calls the run's callbacks, so a request arriving between the moment a run took its
+  click's request and that check still dropped the click (about 1 try in 30 at 0–10 ms).
+  ``_callbacks_run_whole`` closes it: Streamlit runs a started run's callbacks without
+  that check (and without stopping a callback at its session-state accesses), and checks
+  right after them, as it does anyway. Only this one yield point of Streamlit 1.67's
+  ``SafeSessionState.on_script_will_rerun`` is skipped; if a later Streamlit renames what
+  it relies on, nothing is changed and ``tests/components/test_buttons.py`` fails.
 """
 
 from __future__ import annotations
@@ -115,10 +125,62 @@ def end_of_run() -> None:
             _noted.pop(ctx.session_id, None)
 
 
+@contextmanager
+def one_run() -> Iterator[None]:
+    """Around a whole run (Home.py): ``end_of_run`` when it ends, normally or on an error.
+    A run that fails has drawn what it drew, like a complete one; only a run cut short
+    (by the next interaction, ``st.rerun`` or ``st.stop``) keeps its clicks for the next."""
+    try:
+        yield
+    except (RerunException, StopException):
+        raise
+    except BaseException:
+        end_of_run()
+        raise
+    end_of_run()
+
+
 def forget_all() -> None:
     """Drop every noted click (for tests)."""
     with _lock:
         _noted.clear()
+
+
+def _no_yield() -> None:
+    return None
+
+
+def _callbacks_run_whole() -> bool:
+    """Let a run that has started call its callbacks before Streamlit looks for a newer
+    request (see the module's docstring). True once in place."""
+    try:
+        from streamlit.runtime.state.safe_session_state import SafeSessionState
+    except ImportError:  # pragma: no cover - another Streamlit
+        return False
+    original = SafeSessionState.__dict__.get("on_script_will_rerun")
+    if original is None:  # pragma: no cover - another Streamlit
+        return False
+    if getattr(original, "callbacks_run_whole", False):
+        return True
+
+    def on_script_will_rerun(self: SafeSessionState, *args: Any, **kwargs: Any) -> None:
+        fields = object.__getattribute__(self, "__dict__")
+        check = fields.get("_yield_callback")
+        if check is None:  # pragma: no cover - another Streamlit: leave it as it is
+            return original(self, *args, **kwargs)
+        object.__setattr__(self, "_yield_callback", _no_yield)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            object.__setattr__(self, "_yield_callback", check)
+
+    on_script_will_rerun.callbacks_run_whole = True  # type: ignore[attr-defined]
+    on_script_will_rerun.__doc__ = original.__doc__
+    SafeSessionState.on_script_will_rerun = on_script_will_rerun  # type: ignore[method-assign]
+    return True
+
+
+CALLBACKS_RUN_WHOLE = _callbacks_run_whole()
 
 
 def _where(key: str, *, page: bool = True) -> Where:

@@ -77,8 +77,8 @@ with step_card(run, "upload", "Upload the edge list and metadata"):
                 record("error_shown", str(exc))
                 st.session_state.pop("lg_pending")
             else:
+                st.session_state.pop("lg_pending")  # first: a run cut short here redoes no step
                 complete_step(db, run, "upload", pending)
-                st.session_state.pop("lg_pending")
                 record("step_completed", f"Uploaded the link graph {pending['edge_name']}")
                 st.rerun()
 

@@ -81,6 +81,18 @@ def _end_of_run_script() -> None:
     end_of_run()
 
 
+def _failing_run_script() -> None:
+    import streamlit as st
+
+    from components.buttons import one_run, pressed
+
+    with one_run():
+        if st.session_state.get("fail"):
+            raise ValueError("the page failed before it drew its button")
+        if pressed("Go", "go"):
+            st.session_state.done = True
+
+
 def app(script) -> AppTest:  # noqa: ANN001
     at = AppTest.from_function(script, default_timeout=30)
     at.run()
@@ -204,6 +216,18 @@ def test_a_click_still_untaken_when_a_run_ends_is_forgotten() -> None:
     assert "done" not in at.session_state
 
 
+def test_a_click_untaken_by_a_run_that_failed_is_forgotten_too() -> None:
+    """A run that ends in an error is over, like a complete one: its untaken click must
+    not fire later, when the button is drawn again."""
+    at = app(_failing_run_script)
+    at.session_state.fail = True
+    at.button(key="go").click().run()
+    assert at.exception and "done" not in at.session_state
+    at.session_state.fail = False
+    at.run()
+    assert not at.exception and "done" not in at.session_state
+
+
 def test_the_chat_keeps_at_most_a_bounded_number_of_waiting_messages() -> None:
     where = ("s", "", "say")
     for n in range(buttons.MAX_PER_WIDGET + 50):
@@ -215,3 +239,24 @@ def test_the_chat_keeps_at_most_a_bounded_number_of_waiting_messages() -> None:
 def test_a_callback_of_its_own_is_refused() -> None:
     with pytest.raises(TypeError):
         buttons.pressed("Go", "go", on_click=print)
+
+
+def test_a_started_run_calls_its_callbacks_before_a_newer_request_can_stop_it() -> None:
+    """The gap between Streamlit taking a click's request and calling its callbacks is
+    closed on this Streamlit: the check for a newer request waits until after them."""
+    from streamlit.runtime.state.safe_session_state import SafeSessionState
+    from streamlit.runtime.state.session_state import SessionState
+
+    assert buttons.CALLBACKS_RUN_WHOLE
+    checks: list[str] = []
+
+    def a_newer_request_is_waiting() -> None:
+        checks.append("checked")
+        raise RerunException(RerunData())
+
+    state = SafeSessionState(SessionState(), a_newer_request_is_waiting)
+    state.on_script_will_rerun(None)  # the callbacks are called, nothing stops them
+    assert checks == []
+    with pytest.raises(RerunException):  # everywhere else the check is as before
+        state["anything"] = 1
+    assert checks == ["checked"]
