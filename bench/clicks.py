@@ -64,8 +64,9 @@ def run() -> Section:
                      f"{lost} / {tries}"])
         worst = [f"{p['page']} {sum(p['tries'].values()) - sum(p['done'].values())}"
                  for p in pages if sum(p["done"].values()) < sum(p["tries"].values())]
+        verdict = "passed" if code == 0 else f"failed (exit {code}: a loss or an oddity)"
         notes.append(f"{label}: {len(pages)} scenarios in {elapsed:.0f} s; lost by page: "
-                     f"{', '.join(worst) or 'none'}.")
+                     f"{', '.join(worst) or 'none'}; the test {verdict}.")
         headers_delays = sorted(by_delay, key=int)
     notes += [
         "Lost / tries: the action's result was not in the database 15 s after its click. "
