@@ -27,7 +27,7 @@ from llm.quality.features import (
 )
 
 ARTEFACT = Path(__file__).resolve().parent / "artefact.npz"
-FORMAT = 1
+FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,12 @@ class Artefact:
     d_w: np.ndarray
     d_b: float
     nb_ratio: np.ndarray
+    s_mean: np.ndarray  # the second difficulty model: hand features + n-gram weights
+    s_scale: np.ndarray
+    s_w: np.ndarray
+    s_b: float
+    s_ngram: np.ndarray  # its weight of each hashed n-gram bucket
+    d_blend: float  # share of the second model in the difficulty logit (0 … 1)
     c_mean: np.ndarray
     c_scale: np.ndarray
     c_w: np.ndarray
@@ -47,9 +53,13 @@ class Artefact:
 
     def save(self, path: Path = ARTEFACT) -> None:
         arrays = {k: np.asarray(getattr(self, k)) for k in (
-            "d_mean", "d_scale", "d_w", "nb_ratio", "c_mean", "c_scale", "c_w", "lp_mean",
-            "lp_w")}
+            "d_mean", "d_scale", "d_w", "nb_ratio", "s_mean", "s_scale", "s_w", "c_mean",
+            "c_scale", "c_w", "lp_mean", "lp_w")}
+        arrays["nb_ratio"] = arrays["nb_ratio"].astype(np.float32)
+        arrays["s_ngram"] = np.asarray(self.s_ngram, dtype=np.float32)
         arrays["d_b"] = np.asarray([self.d_b])
+        arrays["s_b"] = np.asarray([self.s_b])
+        arrays["d_blend"] = np.asarray([self.d_blend])
         arrays["c_b"] = np.asarray([self.c_b])
         arrays["meta"] = np.frombuffer(
             json.dumps(self.meta, sort_keys=True, separators=(",", ":")).encode(), dtype=np.uint8)
@@ -64,7 +74,10 @@ class Artefact:
                                  "rebuild it with `python -m llm.quality.train`.")
             return cls(
                 d_mean=z["d_mean"], d_scale=z["d_scale"], d_w=z["d_w"], d_b=float(z["d_b"][0]),
-                nb_ratio=z["nb_ratio"].astype(np.float64), c_mean=z["c_mean"],
+                nb_ratio=z["nb_ratio"].astype(np.float64), s_mean=z["s_mean"],
+                s_scale=z["s_scale"], s_w=z["s_w"], s_b=float(z["s_b"][0]),
+                s_ngram=z["s_ngram"].astype(np.float64), d_blend=float(z["d_blend"][0]),
+                c_mean=z["c_mean"],
                 c_scale=z["c_scale"], c_w=z["c_w"], c_b=float(z["c_b"][0]),
                 lp_mean=z["lp_mean"], lp_w=z["lp_w"], meta=meta,
             )
@@ -107,7 +120,7 @@ def nb_score(prompt: str, ratio: np.ndarray) -> float:
 
 
 def difficulty_features(prompt: str, ratio: np.ndarray) -> np.ndarray:
-    """Hand features plus the n-gram Naive-Bayes score: the difficulty model's input."""
+    """Hand features plus the n-gram Naive-Bayes score: the first difficulty model's input."""
     return np.append(cached_prompt_features(prompt), nb_score(prompt, ratio))
 
 
@@ -116,8 +129,18 @@ def confidence_features(prompt: str, answer: str) -> np.ndarray:
 
 
 def difficulty_logit(prompt: str, model: Artefact) -> float:
-    x = difficulty_features(prompt, model.nb_ratio)
-    return float(((x - model.d_mean) / model.d_scale) @ model.d_w + model.d_b)
+    """A blend of two logistic regressions on the same prompt: (1) hand features plus one
+    Naive-Bayes n-gram score, (2) hand features plus a weight per hashed n-gram. Both
+    estimate the same probability; their log-odds are averaged with ``d_blend``."""
+    x = cached_prompt_features(prompt)
+    idx, values = hashed_ngrams(prompt, buckets=len(model.nb_ratio))
+    nb = float(values @ model.nb_ratio[idx]) if len(idx) else 0.0
+    z1 = float(((np.append(x, nb) - model.d_mean) / model.d_scale) @ model.d_w + model.d_b)
+    if model.d_blend <= 0.0:
+        return z1
+    ngram = float(values @ model.s_ngram[idx]) if len(idx) else 0.0
+    z2 = float(((x - model.s_mean) / model.s_scale) @ model.s_w + model.s_b + ngram)
+    return (1.0 - model.d_blend) * z1 + model.d_blend * z2
 
 
 def confidence_logit(prompt: str, answer: str, logprobs: list[float] | None,

@@ -1,6 +1,5 @@
 """The thumbs under an answer, in a real browser: a click is booked on the answer's ledger
-row. (That a reload starts the widget from the stored rating is checked in AppTest,
-tests/components/test_quality_ui.py.)"""
+row, and a reload of the page (same ``?sid=``) shows the stored thumb selected."""
 
 from __future__ import annotations
 
@@ -19,9 +18,12 @@ SIDEBAR = '[data-testid="stSidebar"]'
 CHAT_INPUT = f'{SIDEBAR} [data-testid="stChatInputTextArea"]'
 MESSAGES = f'{SIDEBAR} [data-testid="stChatMessage"]'
 THUMBS = f'{SIDEBAR} [data-testid="stFeedbackButton"]'
+# A selected thumb is drawn as its own element (Streamlit 1.67's Feedback.js): test id
+# "stFeedbackButtonActive" and aria-checked="true" on the radio button.
+SELECTED = f'{SIDEBAR} [data-testid="stFeedbackButtonActive"]'
 
 
-def test_a_thumbs_down_in_the_browser_is_booked_on_the_answers_ledger_row(
+def test_a_thumbs_down_is_booked_on_the_answers_ledger_row_and_a_reload_shows_it(
     page: Page, app_server: AppServer
 ) -> None:
     page.goto(app_server.url)
@@ -47,3 +49,36 @@ def test_a_thumbs_down_in_the_browser_is_booked_on_the_answers_ledger_row(
     assert request_id is not None, "the click was not booked"
     assert ledger.feedback_for(db, request_id) == "down"
     db.dispose()
+
+    # Reload the page: a new browser session on the same conversation (the ?sid= stays in
+    # the URL). The stored rating must be shown selected, and only that one.
+    assert "sid=" in page.url
+    url = page.url
+    page.reload()
+    assert page.url == url
+    reply = page.locator(MESSAGES).nth(1)
+    expect(reply.get_by_text(re.compile("embedded · SmolLM2"))).to_be_visible(timeout=120_000)
+    _shows_thumbs_down_selected(page)
+
+    # A reload may reconnect to the same server session (its widget state still holds the
+    # click); a fresh browser context on the same URL is a new session, so what it shows
+    # comes from the ledger alone.
+    fresh = page.context.browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        other = fresh.new_page()
+        other.goto(url)
+        reply = other.locator(MESSAGES).nth(1)
+        expect(reply.get_by_text(re.compile("embedded · SmolLM2"))).to_be_visible(
+            timeout=120_000)
+        _shows_thumbs_down_selected(other)
+    finally:
+        fresh.close()
+
+
+def _shows_thumbs_down_selected(page: Page) -> None:
+    selected = page.locator(SELECTED)
+    expect(selected).to_have_count(1, timeout=30_000)
+    expect(selected).to_have_attribute("aria-label", "Thumbs down")
+    expect(selected).to_have_attribute("aria-checked", "true")
+    expect(page.locator(f'{THUMBS}[aria-label="Thumbs up"]')).to_have_attribute(
+        "aria-checked", "false")

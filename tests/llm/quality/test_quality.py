@@ -129,3 +129,40 @@ def test_concurrent_first_calls_agree() -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(quality.difficulty, [HARD] * 16))
     assert len(set(results)) == 1
+
+
+def test_difficulty_averages_the_log_odds_of_its_two_models() -> None:
+    """The difficulty logit is (1 − blend) × (hand features + Naive-Bayes n-gram score)
+    + blend × (hand features + one weight per hashed n-gram), recomputed here by hand."""
+    import numpy as np
+
+    from llm.quality.model import artefact, difficulty_logit
+
+    art = artefact()
+    assert 0.0 < art.d_blend < 1.0
+    assert art.s_ngram.shape == art.nb_ratio.shape == (features.NGRAM_BUCKETS,)
+    for prompt in (HARD, PROMPT, GREETING):
+        x = features.prompt_features(prompt)
+        idx, values = features.hashed_ngrams(prompt)
+        nb = float(values @ art.nb_ratio[idx])
+        z1 = float(((np.append(x, nb) - art.d_mean) / art.d_scale) @ art.d_w + art.d_b)
+        z2 = float(((x - art.s_mean) / art.s_scale) @ art.s_w + art.s_b
+                   + values @ art.s_ngram[idx])
+        assert z1 != pytest.approx(z2)  # two different models, both counted
+        expected = (1 - art.d_blend) * z1 + art.d_blend * z2
+        assert difficulty_logit(prompt, art) == pytest.approx(expected, abs=1e-9)
+
+
+def test_the_ngram_weights_move_difficulty() -> None:
+    """Without its n-gram weights the second model scores a word problem differently."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from llm.quality.model import artefact, difficulty_logit
+
+    art = artefact()
+    idx, _ = features.hashed_ngrams(HARD)
+    assert np.count_nonzero(art.s_ngram[idx]) > 0
+    blind = replace(art, s_ngram=np.zeros_like(art.s_ngram))
+    assert difficulty_logit(HARD, blind) != pytest.approx(difficulty_logit(HARD, art), abs=1e-6)
