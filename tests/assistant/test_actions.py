@@ -163,7 +163,7 @@ def test_nothing_runs_unless_the_user_started_the_turn(db: Database, sid: str) -
         assert confirm(ctx, Pending(proposal, "Sure?")) == Outcome(False, USER_TURN_ONLY)
     assert USER_TURN_ONLY == "Actions run only on a turn the user started."
     assert titles(db, sid) == ["Call Acme"]
-    assert facts(db, scope_for(sid)) == {}
+    assert facts(db, scope_for(db, sid)) == {}
     assert action_events(db, sid) == []
 
 

@@ -20,9 +20,9 @@ def test_remember_and_forget_a_fact(db: Database, sid: str) -> None:
     outcome = execute(ctx, Proposal("remember_fact", {"key": "Favourite colour",
                                                       "value": "green"}))
     assert outcome.ok and "favourite colour is green" in outcome.message
-    assert facts(db, scope_for(sid)) == {"favourite_colour": "green"}
+    assert facts(db, scope_for(db, sid)) == {"favourite_colour": "green"}
     assert execute(ctx, Proposal("forget_fact", {"key": "favourite colour"})).ok
-    assert facts(db, scope_for(sid)) == {}
+    assert facts(db, scope_for(db, sid)) == {}
     missing = execute(ctx, Proposal("forget_fact", {"key": "shoe size"}))
     assert not missing.ok and "Nothing is remembered as 'shoe size'" in missing.message
 
