@@ -35,7 +35,7 @@ from core.conversation import (
 )
 from core.events import record_event
 from core.experts import DEFAULT_EXPERT, Expert, load_experts
-from core.narration import recent_narration
+from core.narration import deliver_budget_alerts, recent_narration
 from llm.prices import format_usd
 from store.db import Database
 
@@ -264,6 +264,7 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
         in_flight.wait(_REPLY_SETTLE_SECONDS)
     experts, problems = _experts()
     conversation_id = active_conversation(db, session_id)
+    deliver_budget_alerts(db, session_id)  # 80 %/100 % of a budget: once, into this chat
     with st.sidebar:
         st.subheader("Assistant")
         names = {slug: e.name for slug, e in experts.items()}
@@ -365,6 +366,8 @@ def _answer(db: Database, session_id: str, queued: list[str]) -> None:
             if result.reply is not None and result.reply.status == "ok":
                 _reply_captions(result.reply)
                 _doubts_and_verdict(db, result.reply, last=True)
+        for notice in deliver_budget_alerts(db, session_id):  # this reply reached one
+            _render_message(notice)
     _apply_effects(result.effects)
     if result.pending:
         st.rerun()  # show the confirmation buttons

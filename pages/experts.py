@@ -2,6 +2,7 @@ import streamlit as st
 
 from components.buttons import submitted
 from components.events import record
+from components.session import admin_here, database, user_here
 from core.experts import (
     DEFAULT_EXPERT,
     ExpertError,
@@ -11,6 +12,7 @@ from core.experts import (
     read_expert_text,
     save_expert,
 )
+from llm.settings import record_change
 
 
 def _save(slug: str | None, text: str, new_slug: str = "") -> None:
@@ -20,11 +22,14 @@ def _save(slug: str | None, text: str, new_slug: str = "") -> None:
     the text stays."""
     form, slug = ("edit", slug) if slug else ("new", new_slug)
     try:
+        before = read_expert_text(slug) if form == "edit" else None
         expert = save_expert(slug, text, overwrite=form == "edit")
     except ExpertError as exc:
         st.session_state.expert_outcome = (form, False, str(exc))
         record("error_shown", f"Could not save the expert {slug.strip() or '(no name)'}: {exc}")
         return
+    if before != text:  # the experts are shared: who changed which, old → new
+        record_change(database(), user_here(), f"expert:{expert.slug}", before, text)
     st.session_state.expert_outcome = (form, True, f"Saved {expert.name} ({expert.slug}.md).")
     record("form_submitted", f"Saved the expert {expert.name}")
     if form == "new":  # picked, and the form emptied, before the next run draws them
@@ -70,6 +75,10 @@ if expert := experts.get(slug):
 elif slug is None:
     st.info("There are no experts yet. Write the first one below.")
 
+if not admin_here():  # shared experts: admins write them, everyone reads and picks them
+    st.info("Only admins edit or create the shared experts; you can read and pick them.",
+            icon=":material/lock:")
+    slug = None
 try:
     text = read_expert_text(slug) if slug else None
 except ExpertError as exc:
@@ -83,16 +92,17 @@ if text is not None:
             _save(slug, edited)
     _show_outcome("edit")
 
-st.session_state.setdefault("expert_new_text", expert_template("My expert"))
-with st.form("new_expert"):
-    st.subheader("New expert")
-    new_slug = st.text_input(
-        "File name",
-        key="expert_new_slug",
-        placeholder="market_scout",
-        help="2 to 40 lowercase letters, digits and underscores: prompts/<name>.md",
-    )
-    new_text = st.text_area("The whole file", height=360, key="expert_new_text")
-    if submitted("Create", "expert_create"):
-        _save(None, new_text, new_slug)
-_show_outcome("new")
+if admin_here():
+    st.session_state.setdefault("expert_new_text", expert_template("My expert"))
+    with st.form("new_expert"):
+        st.subheader("New expert")
+        new_slug = st.text_input(
+            "File name",
+            key="expert_new_slug",
+            placeholder="market_scout",
+            help="2 to 40 lowercase letters, digits and underscores: prompts/<name>.md",
+        )
+        new_text = st.text_area("The whole file", height=360, key="expert_new_text")
+        if submitted("Create", "expert_create"):
+            _save(None, new_text, new_slug)
+    _show_outcome("new")
