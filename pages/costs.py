@@ -5,6 +5,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from components.auth import sign_in_required
 from components.budget import show_budget
 from components.buttons import downloaded, pressed
 from components.events import record
@@ -70,11 +71,12 @@ def pickers(_db: Database, url: str, version: tuple[int, int]) -> dict[str, list
 
 
 db, sid, me, admin = database(), session_id(), user_here(), admin_here()
+by_person = admin and sign_in_required()  # a personal install has one person: no picker
 st.title("Costs")
 st.caption("Every LLM attempt with what it cost, and what the same tokens would have cost "
            "on the reference cloud model. Savings = all-cloud cost − spend. "
-           + ("As an admin you see everyone's calls; pick a person to see theirs." if admin
-              else "These are your own calls."))
+           + ("As an admin you see everyone's calls; pick a person to see theirs."
+              if by_person else "" if admin else "These are your own calls."))
 
 version = reports.ledger_version(db)
 choices = pickers(db, db.url, version)
@@ -85,7 +87,7 @@ if not choices["tier"] or not (admin or me in choices["user"]):
 else:
 
     today = utcnow().date()
-    shown = (*PICKED, "user") if admin else PICKED  # only admins pick a person
+    shown = (*PICKED, "user") if by_person else PICKED
     dates_col, *pick_cols = st.columns([2] + [1] * len(shown))
     dates = dates_col.date_input("Dates (UTC)", (today - timedelta(days=29), today),
                                  max_value=today, key="costs_dates")
@@ -143,7 +145,7 @@ else:
         spend_col, savings_col = st.columns(2)
         spend_col.plotly_chart(stacked_by_tier(days, "cost_usd", "Spend per day (USD)"))
         savings_col.plotly_chart(stacked_by_tier(days, "savings_usd", "Savings per day (USD)"))
-        parts = BREAKDOWNS if admin else BREAKDOWNS[:-1]
+        parts = BREAKDOWNS if by_person else BREAKDOWNS[:-1]
         for tab, by in zip(st.tabs([f"By {'person' if by == 'user' else by}" for by in parts]),
                            parts, strict=True):
             tab.plotly_chart(spend_and_savings(frame(found[by]), by))
