@@ -44,7 +44,8 @@ def current_user(db: Database) -> str | None:
         return LOCAL_USER
     if not st.user.is_logged_in:
         return None
-    email = str(st.user.get("email") or "")
+    claims = dict(st.user.to_dict())
+    email = str(claims.get("email") or "")
     try:
         name = user_name(email)
     except ValueError as exc:  # signed in, but with no address to file work under
@@ -53,7 +54,6 @@ def current_user(db: Database) -> str | None:
             st.logout()
         st.stop()
     if st.session_state.get(_SIGNED_IN) != name:
-        claims = st.user.to_dict()
         sign_in(db, name, admin=is_admin_identity(email, claims),
                 display_name=str(claims.get("name") or "") or None)
         st.session_state[_SIGNED_IN] = name
@@ -77,11 +77,26 @@ def sign_in_page() -> None:
         st.login()
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def exposed_without_sign_in() -> bool:
+    """Whether this server listens beyond loopback while everyone is the local user."""
+    address = st.get_option("server.address")
+    return not sign_in_required() and bool(address) and address not in _LOOPBACK
+
+
 def identity_bar(user: str, admin: bool, notice: str | None) -> None:
     """Who is signed in, with sign-out, at the top of the sidebar (sign-in on only), and
     why this tab's session is new when the link named another one."""
     if notice:
         st.sidebar.warning(notice, icon=":material/info:")
+    if exposed_without_sign_in():
+        st.sidebar.error(
+            "This Ambient listens beyond this machine without sign-in, so anyone who can "
+            "reach it sees and changes everything as the local user. Serve it on 127.0.0.1, "
+            "or turn on sign-in (AMBIENT_AUTH=oidc; README, \"Sign-in for a team\").",
+            icon=":material/public:")
     if not sign_in_required():
         return
     with st.sidebar:
