@@ -112,13 +112,18 @@ def record(
 
 
 def take_undelivered(db: Database, user: str) -> list[str]:
-    """The notices waiting for ``user``, oldest first, each handed out once only."""
+    """The notices waiting for ``user``, oldest first, each handed out once only. (A
+    read first: the chat asks on every run, and most runs have nothing to take.)"""
+    waiting = (
+        select(BudgetAlertRow.id, BudgetAlertRow.message)
+        .where(BudgetAlertRow.user == user, BudgetAlertRow.delivered_at.is_(None))
+        .order_by(BudgetAlertRow.id)
+    )
+    with db.read() as s:
+        if not s.execute(waiting.limit(1)).first():
+            return []
     with db.write() as s:
-        rows = s.execute(
-            select(BudgetAlertRow.id, BudgetAlertRow.message)
-            .where(BudgetAlertRow.user == user, BudgetAlertRow.delivered_at.is_(None))
-            .order_by(BudgetAlertRow.id)
-        ).all()
+        rows = s.execute(waiting).all()
         taken = []
         for alert_id, message in rows:
             claimed = s.execute(
