@@ -93,9 +93,7 @@ def session_id() -> str:
     if "session_id" not in st.session_state or st.session_state.get("session_user") != user:
         opened = open_session(db, st.query_params.get("sid"), user)
         st.session_state.session_id, st.session_state.session_user = opened.id, user
-        st.session_state.session_notice = opened.notice
-        if opened.notice:
-            st.toast(opened.notice, icon=":material/info:")
+        st.session_state.session_notice = opened.notice  # shown in the sidebar (Home.py)
     sid: str = st.session_state.session_id
     if st.query_params.get("sid") != sid:
         st.query_params["sid"] = sid
