@@ -100,7 +100,7 @@ def test_two_people_sign_in_and_never_see_each_others_work(
         set_number(ann, "Items", "2")
         set_number(ann, "Seconds per item", "0.1")
         ann.get_by_role("button", name=re.compile("Start")).click()
-        expect(ann.locator(MAIN).get_by_text(re.compile(r"2 of 2 items"))).to_be_visible()
+        expect(ann.locator(MAIN).get_by_text("Finished: 2 of 2 items done.")).to_be_visible()
         ann_sid = sid_of(ann)
 
         sign_in(bob, team_server, BOB)
