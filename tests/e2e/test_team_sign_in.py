@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import AppServer, free_port
 from tests.e2e.test_chat_journey import MESSAGES, SIDEBAR, expect_no_exception, send
-from tests.e2e.test_workflows_journey import MAIN, choose, listed_options, open_page, set_number
+from tests.e2e.test_workflows_journey import MAIN, listed_options, open_page, set_number
 
 pytestmark = pytest.mark.browser
 
@@ -170,8 +171,11 @@ def test_two_people_sign_in_and_never_see_each_others_work(
 
 
 def open_conversations(page: Page) -> None:
-    page.locator(SIDEBAR).get_by_role("button", name=re.compile("Conversations")).click()
-    expect(page.get_by_role("combobox", name="Switch to")).to_be_visible()
+    """Open the Conversations menu unless it is open (a rerun or Escape can close it)."""
+    switch = page.get_by_role("combobox", name="Switch to")
+    if not switch.is_visible():
+        page.locator(SIDEBAR).get_by_role("button", name=re.compile("Conversations")).click()
+    expect(switch).to_be_visible()
 
 
 def listed_options_in_conversations(page: Page) -> list[str]:
@@ -182,6 +186,17 @@ def listed_options_in_conversations(page: Page) -> list[str]:
 
 
 def choose_conversation(page: Page, title: str) -> None:
-    open_conversations(page)
-    choose(page, "Switch to", next(o for o in listed_options(page, "Switch to")
-                                   if o.startswith(title)))
+    """Switch to the conversation whose title starts with ``title``, retried: a rerun can
+    close the menu or the dropdown as it opens."""
+    wanted = page.get_by_role("option", name=re.compile("^" + re.escape(title)))
+    for _ in range(5):
+        open_conversations(page)
+        page.get_by_role("combobox", name="Switch to").click()
+        try:
+            wanted.first.click(timeout=3_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            page.wait_for_timeout(500)
+            continue
+        return
+    raise AssertionError(f"no conversation called {title!r} to switch to")
