@@ -22,6 +22,7 @@ from components.confirm import ask_first, confirm_or_cancel
 from components.llm import router
 from components.navigation import page_path, page_titles
 from components.quality import verdict
+from components.session import user_here
 from core.conversation import (
     Message,
     active_conversation,
@@ -34,7 +35,7 @@ from core.conversation import (
     update_message,
 )
 from core.events import record_event
-from core.experts import DEFAULT_EXPERT, Expert, load_experts
+from core.experts import DEFAULT_EXPERT, Expert, experts_for
 from core.narration import deliver_budget_alerts, recent_narration
 from llm.prices import format_usd
 from store.db import Database
@@ -112,8 +113,9 @@ def _render_message(message: Message, db: Database | None = None,
 
 
 def _experts() -> tuple[dict[str, Expert], list[str]]:
-    """Read fresh on every run (a few small files): a saved expert shows up at once."""
-    return load_experts()
+    """Read fresh on every run (a few small files): a saved expert shows up at once. The
+    shared experts, and the person's own ones."""
+    return experts_for(user_here())
 
 
 def current_expert() -> Expert | None:

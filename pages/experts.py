@@ -9,6 +9,7 @@ from core.experts import (
     expert_slugs,
     expert_template,
     load_experts,
+    personal_folder,
     read_expert_text,
     save_expert,
 )
@@ -75,10 +76,29 @@ if expert := experts.get(slug):
 elif slug is None:
     st.info("There are no experts yet. Write the first one below.")
 
-if not admin_here():  # shared experts: admins write them, everyone reads and picks them
-    st.info("Only admins edit or create the shared experts; you can read and pick them.",
-            icon=":material/lock:")
-    slug = None
+if not admin_here():  # shared experts: admins write them; everyone reads, picks, and
+    st.info("Only admins edit or create the shared experts; you can read and pick them, "
+            "and keep experts of your own below.", icon=":material/lock:")
+    slug = None  # … keeps experts of their own, which only they see in the sidebar
+    own = personal_folder(user_here())
+    yours, _ = load_experts(own) if own.is_dir() else ({}, [])
+    st.subheader("Your experts")
+    st.caption(", ".join(f"{e.name} ({s})" for s, e in yours.items())
+               or "None yet: write one here, and pick it in the sidebar.")
+    st.session_state.setdefault("own_expert_text", expert_template("My expert"))
+    with st.form("own_expert"):
+        own_slug = st.text_input("File name", key="own_expert_slug", placeholder="my_scout",
+                                 help="2 to 40 lowercase letters, digits and underscores; "
+                                      "the same name again replaces it.")
+        own_text = st.text_area("The whole file", height=360, key="own_expert_text")
+        if submitted("Save my expert", "own_expert_save", type="primary"):
+            try:
+                saved = save_expert(own_slug, own_text, directory=own, overwrite=True)
+            except ExpertError as exc:
+                st.error(str(exc))
+            else:
+                record("form_submitted", f"Saved a personal expert, {saved.name}")
+                st.rerun()
 try:
     text = read_expert_text(slug) if slug else None
 except ExpertError as exc:

@@ -6,9 +6,13 @@ member only their own calls."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.experts import expert_template, experts_for
 from core.sessions import ensure_session
 from llm.ledger import CallRecord, book
 from llm.settings import changes, stored
@@ -62,8 +66,28 @@ def test_a_member_sees_the_shared_settings_without_a_widget_to_change_them(team:
     assert not at.button and not at.selectbox
     assert "$1.00" in str(at.table[0].value.to_dict())  # the team's budget, as it is
     experts = signed_in("experts.py", BOB)
-    assert not experts.text_area and not any(b.label in ("Save", "Create")
-                                            for b in experts.button)
+    assert [b.label for b in experts.button] == ["Save my expert"]  # no shared Save/Create
+
+
+def test_a_member_keeps_experts_of_their_own_that_nobody_else_sees(
+    team: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.experts
+
+    prompts = tmp_path / "prompts"
+    shutil.copytree(core.experts.PROMPTS_DIR, prompts,
+                    ignore=shutil.ignore_patterns(core.experts.PEOPLE))
+    monkeypatch.setattr(core.experts, "PROMPTS_DIR", prompts)
+    at = signed_in("experts.py", BOB)
+    at.text_input(key="own_expert_slug").input("scout")
+    at.text_area(key="own_expert_text").input(expert_template("Bob's scout"))
+    next(b for b in at.button if b.label == "Save my expert").click()
+    at.run()
+    assert not at.exception and not at.error
+    bobs, _ = experts_for(BOB)
+    assert bobs["mine:scout"].name == "Bob's scout (yours)"
+    assert "mine:scout" not in experts_for(ANN)[0]
+    assert not (prompts / "scout.md").exists()  # the shared experts are untouched
 
 
 def test_an_admin_changes_a_budget_and_the_change_is_recorded(team: str) -> None:
