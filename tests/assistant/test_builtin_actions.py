@@ -96,7 +96,7 @@ def test_clear_tasks_asks_first_and_refuses_an_empty_list(db: Database, sid: str
     assert execute(ctx, Proposal("clear_tasks", {})) == Outcome(
         False, "The task list is already empty; there is nothing to clear."
     )
-    other = ensure_session(db, None)
+    other = ensure_session(db, None, "bob@example.com")  # someone else's list
     add_task(db, other, "Not yours")
     add_task(db, sid, "Call Acme")
     add_task(db, sid, "Email Globex")
