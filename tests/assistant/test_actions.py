@@ -34,7 +34,7 @@ from tests.assistant.conftest import action_events, context, titles
 BUILTINS = {
     "remember_fact", "forget_fact", "minimise_card", "expand_card", "go_to_page",
     "add_task", "update_task", "complete_task", "delete_task", "list_tasks", "clear_tasks",
-    "calculate",
+    "calculate", "change_setting",
 }
 
 # -- the registry -------------------------------------------------------------------------

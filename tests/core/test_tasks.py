@@ -117,7 +117,8 @@ def test_a_done_task_does_not_block_a_new_one_but_blocks_its_own_reopening(
     assert second.id != first.id
     with pytest.raises(TaskError, match="already on the list"):
         reopen_task(db, sid, first.id)
-    assert add_task(db, ensure_session(db, None), "Call Acme").title == "Call Acme"
+    assert add_task(db, ensure_session(db, None, "bob@example.com"), "Call Acme").title == (
+        "Call Acme")  # another person's list
 
 
 # -- sessions -----------------------------------------------------------------------------

@@ -391,7 +391,8 @@ def _running_job_of(db: Database, worker: str) -> str:
     from store.db import utcnow
     from store.models import JobRow
 
-    sid = ensure_session(db, None)
+    # A person of its own: one person runs one job of a kind at a time.
+    sid = ensure_session(db, None, f"{worker.split(':')[1]}@example.com")
     job_id = start_job(db, sid, KIND, TITLE, [1], lambda ctx, item: item)
     wait_finished(db, job_id)
     with db.write() as s:
