@@ -32,7 +32,8 @@ UNKNOWN_SESSION = (
 )
 FOREIGN_SESSION = (
     "That link belongs to someone else's session, so nothing of theirs is shown and a new "
-    "conversation started for you. Your own conversations are in the list under the chat."
+    "conversation started for you. Your own conversations are in the Conversations menu "
+    "above the chat."
 )
 
 

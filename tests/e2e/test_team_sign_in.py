@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.conftest import AppServer, free_port
+from tests.e2e.conftest import ARTIFACTS, AppServer, free_port
 from tests.e2e.test_chat_journey import MESSAGES, SIDEBAR, expect_no_exception, send
 from tests.e2e.test_workflows_journey import MAIN, listed_options, open_page, set_number
 
@@ -95,7 +95,8 @@ def test_two_people_sign_in_and_never_see_each_others_work(
         expect(ann.locator(MESSAGES).nth(1).get_by_text("Added the task")).to_be_visible(
             timeout=120_000)
         send(ann, "Write one short sentence about pineapples.")
-        expect(ann.locator(MESSAGES).nth(3).get_by_text(re.compile("embedded"))).to_be_visible(
+        expect(ann.locator(MESSAGES).nth(3).get_by_text(re.compile("embedded · SmolLM2"))
+               ).to_be_visible(
             timeout=180_000)  # answered by a model, so it is in the ledger
         open_page(ann, "Long job")
         set_number(ann, "Items", "2")
@@ -140,6 +141,7 @@ def test_two_people_sign_in_and_never_see_each_others_work(
         open_page(ann, "Settings")
         box = ann.get_by_label("Team's daily cloud budget (USD, empty = no cap)")
         box.fill("2.50")
+        expect(box).to_have_value("2.50")  # typed into the form before it is sent
         ann.get_by_role("button", name="Save", exact=True).click()
         expect(ann.locator(MAIN).get_by_text("Saved.")).to_be_visible()
         open_page(ann, "Activity")
@@ -167,8 +169,10 @@ def test_two_people_sign_in_and_never_see_each_others_work(
         expect_no_exception(ann)
         assert "Traceback" not in team_server.log()
     finally:
-        ann.context.close()
-        bob.context.close()
+        ARTIFACTS.mkdir(exist_ok=True)
+        for name, page in (("ann", ann), ("bob", bob)):
+            page.screenshot(path=str(ARTIFACTS / f"team_sign_in_{name}.png"), full_page=True)
+            page.context.close()
 
 
 def open_conversations(page: Page) -> None:
