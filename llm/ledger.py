@@ -197,9 +197,9 @@ def reserve(
             )
         if refusal:
             s.add(_row(record, status="blocked", route_reason=refusal, error_text=refusal))
-            if used_up is not None:
-                team = used_up == alerts.TEAM
-                cap = budget.daily_usd if team else budget.user_daily_usd
+            team = used_up == alerts.TEAM
+            cap = budget.daily_usd if team else budget.user_daily_usd
+            if used_up is not None and cap:  # a cap of $0 keeps the cloud off: no news
                 committed = usd(today if team else by_user)
                 new_alerts = alerts.record(s, now, record.user or LOCAL_USER, record.session_id,
                                            [(used_up, 100, cap, committed)], refused=True)
