@@ -35,6 +35,7 @@ import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
 
 from core.events import record_event
+from core.people import ADMINS_ONLY, is_admin
 from store.db import Database
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,8 @@ class Action:
     prepare: Prepare | None = None
     # Args whose words must come from the user's message when the planner proposes them.
     grounded: tuple[str, ...] = ()
+    # Changes a setting everyone shares (a budget, the privacy mode, ...): admins only.
+    shared: bool = False
 
 
 REGISTRY: dict[str, Action] = {}
@@ -186,9 +189,16 @@ def _guarded(call: Callable[[], Any]) -> Any:
         )
 
 
+def _refused(ctx: ActionContext, action: Action) -> Outcome | None:
+    """A shared setting asked for by someone who is not an admin: refused, whoever asks."""
+    if action.shared and not is_admin(ctx.db, ctx.session_id):
+        return Outcome(False, ADMINS_ONLY)
+    return None
+
+
 def _run(ctx: ActionContext, proposal: Proposal, *, confirmed: bool) -> Outcome:
     action = REGISTRY[proposal.name]
-    outcome = _guarded(lambda: action.run(ctx, dict(proposal.args)))
+    outcome = _refused(ctx, action) or _guarded(lambda: action.run(ctx, dict(proposal.args)))
     try:
         record_event(
             ctx.db, ctx.session_id, "action_run",
@@ -211,7 +221,7 @@ def execute(ctx: ActionContext, proposal: Proposal) -> Outcome | Pending:
     if isinstance(checked, Rejection):
         return Outcome(False, checked.reason)
     action = REGISTRY[checked.name]
-    if not action.destructive:
+    if not action.destructive or _refused(ctx, action):  # a refusal asks nothing first
         return _run(ctx, checked, confirmed=False)
     if action.prepare is None:
         return Pending(checked, f"Run {action.name}?")

@@ -18,6 +18,9 @@ from typing import Any
 from assistant import calculator
 from assistant.actions import Action, ActionContext, Outcome, Run, register
 from core import memory, tasks
+from core.people import owner
+from llm import settings
+from store.owners import LOCAL_USER
 
 
 def _match(wanted: str, options: Sequence[str]) -> str | None:
@@ -52,7 +55,7 @@ TASK_REF = {"type": ["integer", "string"], "minLength": 1, "maxLength": tasks.TI
 
 
 def _scope(ctx: ActionContext) -> str:
-    return memory.scope_for(ctx.session_id)
+    return memory.scope_for(ctx.db, ctx.session_id)
 
 
 def _remember_fact(ctx: ActionContext, args: dict[str, Any]) -> Outcome:
@@ -172,6 +175,42 @@ def _clear_tasks(ctx: ActionContext, args: dict[str, Any]) -> Outcome:
     return Outcome(True, f"Deleted {count} task{'s' if count != 1 else ''}.")
 
 
+SHARED_SETTINGS = {  # what the assistant may change for an admin, as the user says it
+    "privacy_mode": "the privacy mode (keep_local or redact)",
+    "allow_cloud": "the cloud switch (on or off)",
+    "daily_budget_usd": "the team's daily cloud budget",
+    "user_daily_budget_usd": "the daily cloud budget per person",
+    "session_budget_usd": "the per-session cloud budget",
+}
+_ON, _OFF = ("on", "true", "yes", "allow", "allowed"), ("off", "false", "no", "block", "none")
+
+
+def _setting_value(key: str, value: str) -> Any:
+    value = value.strip()
+    if key == "allow_cloud":
+        if value.lower() not in _ON + _OFF:
+            raise ValueError("The cloud switch is on or off.")
+        return value.lower() in _ON
+    if key.endswith("_usd"):
+        return None if value.lower() in ("none", "no cap", "") else value.removeprefix("$")
+    return value
+
+
+def _prepare_change_setting(ctx: ActionContext, args: dict[str, Any]
+                            ) -> tuple[str, dict[str, Any]]:
+    key = args["setting"]
+    value = _setting_value(key, args["value"])
+    settings.validate(key, value)  # a bad value is refused before anyone is asked
+    return f"Change {SHARED_SETTINGS[key]} to {args['value'].strip()} for everyone?", args
+
+
+def _change_setting(ctx: ActionContext, args: dict[str, Any]) -> Outcome:
+    key = args["setting"]
+    settings.save(ctx.db, by=owner(ctx.db, ctx.session_id) or LOCAL_USER,
+                  **{key: _setting_value(key, args["value"])})
+    return Outcome(True, f"Changed {SHARED_SETTINGS[key]} to {args['value'].strip()}.")
+
+
 def _calculate(ctx: ActionContext, args: dict[str, Any]) -> Outcome:
     """Exact arithmetic, never ``eval``: a CalculationError (a ValueError) says what failed."""
     return Outcome(True, calculator.calculate(args["expression"]).sentence())
@@ -233,4 +272,12 @@ register(Action(
     "Calculate an arithmetic expression exactly: numbers, + - * / // % **, parentheses.",
     _args(["expression"], expression=_text(calculator.MAX_CHARS)),
     destructive=False, run=_calculate, grounded=("expression",),
+))
+register(Action(
+    "change_setting",
+    "Change a shared setting (admins only): the privacy mode, the cloud switch or a cloud "
+    "budget. value is what the user asked for, e.g. 2.50, none, on, off, redact.",
+    _args(["setting", "value"], setting={"enum": list(SHARED_SETTINGS)}, value=_text(40)),
+    destructive=True, run=_change_setting, prepare=_prepare_change_setting,
+    grounded=("value",), shared=True,
 ))

@@ -511,7 +511,7 @@ def answer(db: Database, session_id: str, questions: Sequence[Question],
     readers: dict[str, Callable[[Question], str]] = {
         ABILITIES: lambda q: abilities(pages),
         ACTIVITY: lambda q: activity(recent_events(db, session_id, EVENTS_SHOWN), now),
-        MEMORY: lambda q: memory(facts(db, scope_for(session_id)), q.detail, pages),
+        MEMORY: lambda q: memory(facts(db, scope_for(db, session_id)), q.detail, pages),
         JOBS: lambda q: jobs(recent_jobs(db, session_id, JOBS_READ), q.detail, now, pages),
         CALCULATE: lambda q: calculation(q.detail[0]),
     }

@@ -54,6 +54,8 @@ def _describe_arg(name: str, schema: dict[str, Any], required: bool) -> str:
     kind = schema.get("type")
     if kind == ["integer", "string"]:
         what = "number or title"
+    elif "enum" in schema:
+        what = "one of " + ", ".join(str(v) for v in schema["enum"])
     elif kind == "integer":
         what = f"integer {schema.get('minimum', '')}-{schema.get('maximum', '')}".rstrip("-")
     else:

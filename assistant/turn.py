@@ -104,7 +104,7 @@ def context_spec(
     )
     sections = [
         extra,
-        facts_digest(remembered(db, scope_for(session_id))),
+        facts_digest(remembered(db, scope_for(db, session_id))),
         digest(recent_events(db, session_id, EVENTS_IN_DIGEST)),
         "Recent progress messages in the chat:\n" + "\n".join(f"- {n}" for n in narration)
         if narration

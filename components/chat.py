@@ -23,6 +23,7 @@ from components.confirm import ask_first, confirm_or_cancel
 from components.llm import router
 from components.navigation import page_path, page_titles
 from components.quality import verdict
+from components.session import user_here
 from core.conversation import (
     Message,
     active_conversation,
@@ -35,8 +36,8 @@ from core.conversation import (
     update_message,
 )
 from core.events import record_event
-from core.experts import DEFAULT_EXPERT, Expert, load_experts
-from core.narration import recent_narration
+from core.experts import DEFAULT_EXPERT, Expert, experts_for
+from core.narration import deliver_budget_alerts, recent_narration
 from llm.prices import format_usd
 from store.db import Database
 
@@ -113,8 +114,9 @@ def _render_message(message: Message, db: Database | None = None,
 
 
 def _experts() -> tuple[dict[str, Expert], list[str]]:
-    """Read fresh on every run (a few small files): a saved expert shows up at once."""
-    return load_experts()
+    """Read fresh on every run (a few small files): a saved expert shows up at once. The
+    shared experts, and the person's own ones."""
+    return experts_for(user_here())
 
 
 def current_expert() -> Expert | None:
@@ -265,6 +267,7 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
         in_flight.wait(_REPLY_SETTLE_SECONDS)
     experts, problems = _experts()
     conversation_id = active_conversation(db, session_id)
+    deliver_budget_alerts(db, session_id)  # 80 %/100 % of a budget: once, into this chat
     with st.sidebar:
         st.subheader("Assistant")
         names = {slug: e.name for slug, e in experts.items()}
@@ -370,6 +373,8 @@ def _answer(db: Database, session_id: str, queued: list[str]) -> None:
             if result.reply is not None and result.reply.status == "ok":
                 _reply_captions(result.reply)
                 _doubts_and_verdict(db, result.reply, last=True)
+        for notice in deliver_budget_alerts(db, session_id):  # this reply reached one
+            _render_message(notice)
     _apply_effects(result.effects)
     if result.pending:
         st.rerun()  # show the confirmation buttons

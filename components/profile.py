@@ -22,7 +22,7 @@ def css_colour(value: str | None) -> str | None:
 
 
 def known_facts() -> dict[str, str]:
-    return facts(database(), scope_for(session_id()))
+    return facts(database(), scope_for(database(), session_id()))
 
 
 def accent_bar(colour: str | None) -> None:

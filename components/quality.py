@@ -104,7 +104,7 @@ _TARGETS = [round(0.5 + 0.02 * i, 2) for i in range(26)]
 
 
 # -- the Settings page's quality controls ------------------------------------------------------
-def quality_settings(db: Database, current: RouterSettings) -> None:
+def quality_settings(db: Database, current: RouterSettings, who: str) -> None:
     """The quality target, and how far the user's thumbs have moved the thresholds (with a
     reset)."""
     st.subheader("Quality")
@@ -115,7 +115,7 @@ def quality_settings(db: Database, current: RouterSettings) -> None:
         help="Higher sends more questions to stronger (slower or paid) tiers. "
              "AMBIENT_QUALITY_TARGET sets the default (0.95).")
     if round(target, 3) != round(current.quality_target, 3):
-        settings.save(db, quality_target=target)
+        settings.save(db, by=who, before=current, quality_target=target)
         st.toast(f"Quality target set to {target:.0%}.")
     found = calibration.verdicts(db, current.feedback_since)
     if not found:
@@ -132,5 +132,5 @@ def quality_settings(db: Database, current: RouterSettings) -> None:
             "send work up sooner.")
         if pressed("Reset the adjustment", "settings_feedback_reset",
                    icon=":material/restart_alt:"):
-            settings.save(db, feedback_since=utcnow().isoformat())
+            settings.save(db, by=who, feedback_since=utcnow().isoformat())
             st.rerun()

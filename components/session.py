@@ -17,6 +17,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from components.auth import current_user
+from core.people import is_admin
 from core.sessions import open_session
 from store.db import Database, DatabaseError, StorageUnwritable, get_database
 
@@ -82,14 +84,33 @@ def read_only_banner(db: Database) -> Iterator[None]:
 
 
 def session_id() -> str:
-    """This browser session's id, restored from the URL after a reload."""
+    """This browser tab's session id, restored from the URL after a reload; a session of
+    the user who is here (``components.auth``), never someone else's."""
     db = database()
-    if "session_id" not in st.session_state:
-        opened = open_session(db, st.query_params.get("sid"))
-        st.session_state.session_id = opened.id
-        if opened.notice:
-            st.toast(opened.notice, icon=":material/info:")
+    user = current_user(db)
+    if user is None:  # Home.py shows the sign-in page first; a page run alone stops here
+        st.stop()
+    if "session_id" not in st.session_state or st.session_state.get("session_user") != user:
+        opened = open_session(db, st.query_params.get("sid"), user)
+        st.session_state.session_id, st.session_state.session_user = opened.id, user
+        st.session_state.session_notice = opened.notice  # shown in the sidebar (Home.py)
     sid: str = st.session_state.session_id
     if st.query_params.get("sid") != sid:
         st.query_params["sid"] = sid
     return sid
+
+
+def session_notice() -> str | None:
+    """Why this tab's session is new although the URL named one (kept for the tab)."""
+    return st.session_state.get("session_notice")
+
+
+def admin_here() -> bool:
+    """Whether the person in this tab may change shared settings."""
+    return is_admin(database(), session_id())
+
+
+def user_here() -> str:
+    """The user this tab's work belongs to (the local user without sign-in)."""
+    session_id()
+    return str(st.session_state.session_user)

@@ -1,8 +1,9 @@
 """The chat's conversations and messages, stored before and after every model call.
 
-A session holds one or more conversations; the active one is kept on the session row so
-a reload finds it. Roles: user, assistant, and narration (progress and system messages
-that workflows post into the chat).
+A conversation belongs to the user whose session started it; any session (browser tab) of
+that user can list it and switch to it, and no other user's can. The active one is kept
+on the session row so a reload finds it. Roles: user, assistant, and narration
+(progress and system messages that workflows post into the chat).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import delete, func, select, update
 
 from store.db import Database, utcnow
 from store.models import ConversationRow, MessageRow, SessionRow
+from store.owners import LOCAL_USER, owner_of, session_owner
 
 ROLES = ("user", "assistant", "narration")
 TITLE_LENGTH = 60
@@ -29,7 +31,8 @@ class Conversation:
 
 
 def _new_conversation_row(s, session_id: str, title: str) -> ConversationRow:  # noqa: ANN001
-    row = ConversationRow(session_id=session_id, title=title[:200] or "New conversation")
+    row = ConversationRow(session_id=session_id, user=owner_of(s, session_id) or LOCAL_USER,
+                          title=title[:200] or "New conversation")
     s.add(row)
     s.flush()
     s.execute(
@@ -62,13 +65,20 @@ def new_conversation(db: Database, session_id: str) -> int:
         return _new_conversation_row(s, session_id, "New conversation").id
 
 
+def _yours(session_id: str) -> Any:
+    """Conversations of the session's user."""
+    return ConversationRow.user == session_owner(session_id)
+
+
 def switch_conversation(db: Database, session_id: str, conversation_id: int) -> None:
     with db.write() as s:
-        owner = s.scalar(
-            select(ConversationRow.session_id).where(ConversationRow.id == conversation_id)
+        found = s.scalar(
+            select(ConversationRow.id).where(ConversationRow.id == conversation_id,
+                                             _yours(session_id))
         )
-        if owner != session_id:
-            raise ValueError("That conversation does not belong to this session.")
+        if found is None:
+            raise ValueError("That conversation is not one of yours, so it was not opened; "
+                             "pick one from your list.")
         s.execute(
             update(SessionRow)
             .where(SessionRow.id == session_id)
@@ -77,7 +87,8 @@ def switch_conversation(db: Database, session_id: str, conversation_id: int) -> 
 
 
 def conversations(db: Database, session_id: str) -> list[Conversation]:
-    """The session's conversations, newest first, with their message counts."""
+    """Every conversation of the session's user (from any of their tabs), newest first,
+    with their message counts."""
     count = (
         select(func.count())
         .where(MessageRow.conversation_id == ConversationRow.id)
@@ -87,7 +98,7 @@ def conversations(db: Database, session_id: str) -> list[Conversation]:
     with db.read() as s:
         rows = s.execute(
             select(ConversationRow, count)
-            .where(ConversationRow.session_id == session_id)
+            .where(_yours(session_id))
             .order_by(ConversationRow.id.desc())
         ).all()
     return [Conversation(r.id, r.title, r.created_at, int(n)) for r, n in rows]
@@ -98,8 +109,9 @@ def clear_conversation(db: Database, session_id: str, conversation_id: int) -> i
     with db.write() as s:
         return s.execute(
             delete(MessageRow).where(
-                MessageRow.session_id == session_id,
                 MessageRow.conversation_id == conversation_id,
+                MessageRow.conversation_id.in_(
+                    select(ConversationRow.id).where(_yours(session_id))),
             )
         ).rowcount
 
@@ -166,6 +178,7 @@ def add_message(
             )
         row = MessageRow(
             session_id=session_id,
+            user=owner_of(s, session_id) or LOCAL_USER,
             conversation_id=conversation_id,
             role=role,
             content=content,
@@ -210,7 +223,7 @@ def history(
     if conversation_id is None:
         conversation_id = active_conversation(db, session_id)
     query = select(MessageRow).where(
-        MessageRow.session_id == session_id, MessageRow.conversation_id == conversation_id
+        MessageRow.conversation_id == conversation_id, MessageRow.user == session_owner(session_id)
     )
     with db.read() as s:
         if limit is None:
@@ -229,7 +242,7 @@ def count_messages(db: Database, session_id: str, conversation_id: int | None = 
             select(func.count())
             .select_from(MessageRow)
             .where(
-                MessageRow.session_id == session_id,
                 MessageRow.conversation_id == conversation_id,
+                MessageRow.user == session_owner(session_id),
             )
         ) or 0

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from store.db import Database
 from store.models import EventRow
+from store.owners import LOCAL_USER, owner_of
 
 EVENT_KINDS = (
     "page_opened",
@@ -51,7 +52,8 @@ def record_event(
         raise ValueError(f"Unknown event kind {kind!r}; use one of {', '.join(EVENT_KINDS)}.")
     summary = " ".join(summary.split())[:SUMMARY_LIMIT]
     with db.write() as s:
-        row = EventRow(session_id=session_id, kind=kind, page=page, summary=summary, data=data)
+        row = EventRow(session_id=session_id, user=owner_of(s, session_id) or LOCAL_USER,
+                       kind=kind, page=page, summary=summary, data=data)
         s.add(row)
         s.flush()
         return Event(row.id, kind, summary, page, dict(data or {}), row.created_at)

@@ -21,6 +21,8 @@ the disk and replaces the file in one step, so a bad edit never costs the workin
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import re
 import tempfile
@@ -33,6 +35,8 @@ from llm.providers import TIER_ORDER as TIERS
 from llm.router import PURPOSES
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PEOPLE = "people"  # prompts/people/<person>/: each person's own experts (team mode)
+MINE = "mine:"  # how the sidebar's picker keys a person's own expert
 DEFAULT_EXPERT = "general"
 SLUG_PATTERN = re.compile(r"[a-z0-9_]{2,40}")
 
@@ -134,6 +138,28 @@ def load_experts(directory: Path | None = None) -> tuple[dict[str, Expert], list
             problems.append(str(exc))
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(f"prompts/{path.name} could not be read ({exc}).")
+    return experts, problems
+
+
+def personal_folder(user: str, directory: Path | None = None) -> Path:
+    """Where ``user`` keeps experts of their own: a folder named after them (readable,
+    and a hash so two addresses that read alike never share one)."""
+    readable = re.sub(r"[^a-z0-9]+", "_", user.lower()).strip("_")[:40] or "user"
+    digest = hashlib.sha256(user.encode("utf-8")).hexdigest()[:8]
+    return _folder(directory) / PEOPLE / f"{readable}_{digest}"
+
+
+def experts_for(user: str, directory: Path | None = None
+                ) -> tuple[dict[str, Expert], list[str]]:
+    """The shared experts and ``user``'s own ones (keyed ``mine:<slug>``, named "(yours)"),
+    with one sentence per file that failed."""
+    experts, problems = load_experts(directory)
+    own_folder = personal_folder(user, directory)
+    if own_folder.is_dir():
+        own, own_problems = load_experts(own_folder)
+        problems += own_problems
+        for slug, expert in own.items():
+            experts[MINE + slug] = dataclasses.replace(expert, name=f"{expert.name} (yours)")
     return experts, problems
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from store.db import Database, database_time
 from store.models import JobItemRow, JobRow
+from store.owners import session_owner
 
 QUIET_AFTER_S = 30.0  # the runner's heartbeat is every 5 s; this long without one is odd
 
@@ -54,12 +55,12 @@ class JobState:
 
 
 def recent_jobs(db: Database, session_id: str, limit: int = 3) -> list[JobState]:
-    """The session's ``limit`` newest jobs, newest first."""
+    """The ``limit`` newest jobs of the session's user (from any tab), newest first."""
     with db.read() as s:
         now = database_time(s)  # heartbeats are written in the database's time, so judged by it
         rows = s.scalars(
             select(JobRow)
-            .where(JobRow.session_id == session_id)
+            .where(JobRow.user == session_owner(session_id))
             .order_by(JobRow.created_at.desc(), JobRow.id)
             .limit(limit)
         ).all()

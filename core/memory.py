@@ -1,9 +1,10 @@
 """Memory: short facts the user asked the assistant to keep (their name, a favourite colour).
 
-Facts are key-value pairs in a *scope* — ``session:<id>`` for one browser identity, or
-``global`` for facts every session shares. Keys are normalised to lowercase words joined
-by underscores, so "Favourite Colour" and "favourite colour" are the same fact. The
-assistant reads them through ``facts_digest``, one line per fact.
+Facts are key-value pairs in a *scope* — ``user:<name>`` for one person (every tab of
+theirs reads the same facts), or ``global`` for facts everyone shares. Keys are
+normalised to lowercase words joined by underscores, so "Favourite Colour" and
+"favourite colour" are the same fact. The assistant reads them through ``facts_digest``,
+one line per fact.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from store.db import Database, utcnow
 from store.models import MemoryRow
+from store.owners import LOCAL_USER, owner_of
 
 KEY_LIMIT = 60
 VALUE_LIMIT = 500
@@ -36,8 +38,10 @@ class Fact:
     updated_at: datetime | None = None
 
 
-def scope_for(session_id: str) -> str:
-    return f"session:{session_id}"
+def scope_for(db: Database, session_id: str) -> str:
+    """The memory of the user who owns ``session_id``."""
+    with db.read() as s:
+        return f"user:{owner_of(s, session_id) or LOCAL_USER}"
 
 
 def normalise_key(key: str) -> str:

@@ -14,6 +14,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from core.conversation import Message, add_message, update_message
+from core.people import owner
+from llm.alerts import take_undelivered
 from store.db import Database, utcnow
 from store.models import MessageRow
 
@@ -88,3 +90,13 @@ def recent_narration(db: Database, session_id: str, seconds: float) -> bool:
             )
             .limit(1)
         ) is not None
+
+
+def deliver_budget_alerts(db: Database, session_id: str) -> list[Message]:
+    """Post the budget notices waiting for the session's user into this session's chat,
+    each once (``llm.alerts``: 80 % and 100 % of the team's or their daily budget)."""
+    user = owner(db, session_id)
+    if user is None:
+        return []
+    return [narrate(db, session_id, text, kind="warning", source="budget")
+            for text in take_undelivered(db, user)]

@@ -1,9 +1,10 @@
-"""The task list: a prioritised to-do list per session, edited from the Tasks page or the chat.
+"""The task list: a prioritised to-do list per user, edited from the Tasks page or the chat.
 
 Priority 1 is the most urgent, 5 the least; ``position`` orders tasks of equal priority
 (``reorder`` sets it). Open tasks come before done ones. Every function takes the session
-id and only ever touches that session's tasks: a task id from another session is simply
-"not found". Errors are ``TaskError`` sentences that say what to do next.
+id and only ever touches the tasks of the session's user (every tab of theirs sees the
+same list): a task id of another user is simply "not found". Errors are ``TaskError``
+sentences that say what to do next.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from store.db import Database, utcnow
-from store.models import SessionRow, TaskRow
+from store.models import TaskRow
+from store.owners import lock_owner, session_owner
 from store.text import storable
 
 TITLE_LIMIT = 200
@@ -99,19 +101,19 @@ def clean_notes(notes: object) -> str:
 # -- inside a write transaction -----------------------------------------------------------
 
 
-def _lock_session(s: Session, session_id: str) -> None:
-    """Serialise task changes per session (a row lock on PostgreSQL; SQLite's write
-    transaction is already exclusive), so two tabs cannot add the same task twice."""
-    found = s.scalar(
-        select(SessionRow.id).where(SessionRow.id == session_id).with_for_update()
-    )
-    if found is None:
+def _lock_session(s: Session, session_id: str) -> str:
+    """Serialise task changes per user (a row lock on PostgreSQL; SQLite's write
+    transaction is already exclusive), so two tabs cannot add the same task twice.
+    Returns the user the tasks belong to."""
+    owner = lock_owner(s, session_id)
+    if owner is None:
         raise TaskError("This session no longer exists; reload the page to start a new one.")
+    return owner
 
 
 def _get(s: Session, session_id: str, task_id: int) -> TaskRow:
     row = s.scalar(
-        select(TaskRow).where(TaskRow.id == task_id, TaskRow.session_id == session_id)
+        select(TaskRow).where(TaskRow.id == task_id, TaskRow.user == session_owner(session_id))
     )
     if row is None:
         raise TaskError(
@@ -126,7 +128,7 @@ def _refuse_duplicate(s: Session, session_id: str, title: str, except_id: int | 
     wanted = title.casefold()
     for task_id, existing in s.execute(
         select(TaskRow.id, TaskRow.title).where(
-            TaskRow.session_id == session_id, TaskRow.status == OPEN
+            TaskRow.user == session_owner(session_id), TaskRow.status == OPEN
         )
     ):
         if task_id != except_id and existing.casefold() == wanted:
@@ -144,14 +146,15 @@ def add_task(
 ) -> Task:
     title, priority, notes = clean_title(title), clean_priority(priority), clean_notes(notes)
     with db.write() as s:
-        _lock_session(s, session_id)
+        owner = _lock_session(s, session_id)
         _refuse_duplicate(s, session_id, title, None)
         last = s.scalar(
-            select(func.max(TaskRow.position)).where(TaskRow.session_id == session_id)
+            select(func.max(TaskRow.position)).where(TaskRow.user == session_owner(session_id))
         )
         now = utcnow()
         row = TaskRow(
-            session_id=session_id, title=title, notes=notes, priority=priority, status=OPEN,
+            session_id=session_id, user=owner, title=title, notes=notes, priority=priority,
+            status=OPEN,
             position=(last or 0) + 1, created_at=now, updated_at=now,
         )
         s.add(row)
@@ -216,14 +219,15 @@ def delete_task(db: Database, session_id: str, task_id: int) -> Task:
 
 
 def clear_tasks(db: Database, session_id: str) -> int:
-    """Delete every task of the session; returns how many went."""
+    """Delete every task of the session's user; returns how many went."""
     with db.write() as s:
-        return s.execute(delete(TaskRow).where(TaskRow.session_id == session_id)).rowcount or 0
+        gone = s.execute(delete(TaskRow).where(TaskRow.user == session_owner(session_id)))
+        return gone.rowcount or 0
 
 
 def list_tasks(db: Database, session_id: str, include_done: bool = True) -> list[Task]:
     """Open tasks first, then by priority (1 first), position and id."""
-    query = select(TaskRow).where(TaskRow.session_id == session_id)
+    query = select(TaskRow).where(TaskRow.user == session_owner(session_id))
     if not include_done:
         query = query.where(TaskRow.status == OPEN)
     query = query.order_by(
@@ -306,7 +310,7 @@ def reorder(db: Database, session_id: str, ordered_ids: Sequence[int]) -> list[T
             row.id: row
             for row in s.scalars(
                 select(TaskRow)
-                .where(TaskRow.session_id == session_id)
+                .where(TaskRow.user == session_owner(session_id))
                 .order_by(TaskRow.position, TaskRow.id)
             )
         }

@@ -2,17 +2,25 @@
 
 Booking: ``book()`` writes a finished attempt (local tiers, failures, refusals).
 Budgets: a cloud call first ``reserve()``s its worst-case cost inside one write
-transaction that also checks what is already spent and reserved today and in the
-session; afterwards ``settle()`` replaces the reservation with the real cost. Because
-the check and the reservation happen under one lock (BEGIN IMMEDIATE on SQLite, an
-advisory lock on PostgreSQL), any number of concurrent calls cannot overshoot a cap.
-``left_today_usd()`` and ``left_in_session_usd()`` say what a budget still allows.
+transaction that also checks what is already spent and reserved today (by the whole
+team, and by the user who asks) and in the session; afterwards ``settle()`` replaces the
+reservation with the real cost. Because the check and the reservation happen under one
+lock (BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL), any number of
+concurrent calls cannot overshoot a cap. ``left_today_usd()``, ``left_for_user_usd()``
+and ``left_in_session_usd()`` say what a budget still allows.
+
+Every row is booked to a user: the one the request names, else the owner of its session,
+else the local user. When a day's spend reaches 80 % or 100 % of the team's or a user's
+daily budget (or a call is refused because that budget is used up), a budget alert is
+recorded once per day, budget and threshold (``llm.alerts``: the chat notice and the
+optional webhook).
 
 What the Costs page reads is in ``llm/reports.py``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,9 +30,11 @@ from typing import Any
 from sqlalchemy import case, func, select, text, update
 from sqlalchemy.orm import Session
 
+from llm import alerts
 from llm.prices import NANO, format_usd, usd
 from store.db import Database, utcnow
 from store.models import LLMCallRow
+from store.owners import LOCAL_USER, owner_of
 
 STATUSES = ("reserved", "ok", "error", "escalated", "blocked")
 SPENDING = ("ok", "error", "escalated")  # attempts whose cost was really incurred
@@ -66,8 +76,9 @@ class CallRecord:
 class Budget:
     """Caps on cloud spend, in USD; ``None`` means no cap."""
 
-    daily_usd: Decimal | None = Decimal("1.00")
+    daily_usd: Decimal | None = Decimal("1.00")  # the whole team's, per day
     session_usd: Decimal | None = Decimal("0.25")
+    user_daily_usd: Decimal | None = None  # each user's, per day
 
 
 @dataclass(frozen=True)
@@ -88,9 +99,18 @@ def _row(record: CallRecord, **overrides: Any) -> LLMCallRow:
     return LLMCallRow(**values)
 
 
+def _owned(s: Session, record: CallRecord) -> CallRecord:
+    """The record with its user filled in: the one it names, else its session's owner,
+    else the local user."""
+    if record.user:
+        return record
+    owner = owner_of(s, record.session_id) or LOCAL_USER
+    return dataclasses.replace(record, user=owner)
+
+
 def book(db: Database, record: CallRecord) -> int:
     with db.write() as s:
-        row = _row(record)
+        row = _row(_owned(s, record))
         s.add(row)
         s.flush()
         return row.id
@@ -128,11 +148,17 @@ def reserve(
 ) -> int | BudgetRefusal:
     """Reserve ``estimate_nusd`` for a cloud call, or refuse (and book the refusal)."""
     now = utcnow()
+    new_alerts: list[alerts.Alert] = []
     with db.write() as s:
         if s.get_bind().dialect.name == "postgresql":
             s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _BUDGET_LOCK_KEY})
+        record = _owned(s, record)
         daily_cap, session_cap = _cap_nusd(budget.daily_usd), _cap_nusd(budget.session_usd)
+        user_cap = _cap_nusd(budget.user_daily_usd)
         today = _committed_nusd(s, LLMCallRow.created_at >= day_start(now))
+        by_user = _committed_nusd(s, LLMCallRow.created_at >= day_start(now),
+                                  LLMCallRow.user == record.user) if user_cap is not None else 0
+        left_user = None if user_cap is None else user_cap - by_user
         in_session = (
             _committed_nusd(s, LLMCallRow.session_id == record.session_id)
             if record.session_id and session_cap is not None
@@ -142,8 +168,20 @@ def reserve(
         left_session = (
             None if session_cap is None or not record.session_id else session_cap - in_session
         )
-        refusal = None
-        if left_today is not None and estimate_nusd > left_today:
+        refusal, used_up = None, None
+        team_over = left_today is not None and estimate_nusd > left_today
+        user_over = left_user is not None and estimate_nusd > left_user
+        if user_over and not (team_over and left_today <= left_user):  # type: ignore[operator]
+            used_up = alerts.user_scope(record.user)  # type: ignore[arg-type]
+            refusal = (
+                f"Your daily cloud budget of {format_usd(budget.user_daily_usd)} would be "
+                f"exceeded: this call may cost up to {format_usd(usd(estimate_nusd))} and "
+                f"{format_usd(usd(max(left_user, 0)))} is left for you today. It resets at "
+                f"{_when_reset(now)}; local models keep answering, and an admin can raise "
+                "the budget in Settings."
+            )
+        elif team_over:
+            used_up = alerts.TEAM
             refusal = (
                 f"The daily cloud budget of {format_usd(budget.daily_usd)} would be exceeded: "
                 f"this call may cost up to {format_usd(usd(estimate_nusd))} and "
@@ -159,23 +197,68 @@ def reserve(
             )
         if refusal:
             s.add(_row(record, status="blocked", route_reason=refusal, error_text=refusal))
-            return BudgetRefusal(
+            team = used_up == alerts.TEAM
+            cap = budget.daily_usd if team else budget.user_daily_usd
+            if used_up is not None and cap:  # a cap of $0 keeps the cloud off: no news
+                committed = usd(today if team else by_user)
+                new_alerts = alerts.record(s, now, record.user or LOCAL_USER, record.session_id,
+                                           [(used_up, 100, cap, committed)], refused=True)
+            outcome: int | BudgetRefusal = BudgetRefusal(
                 refusal,
                 None if left_today is None else usd(max(left_today, 0)),
                 None if left_session is None else usd(max(left_session, 0)),
             )
-        row = _row(record, status="reserved", reserved_nusd=estimate_nusd)
-        s.add(row)
-        s.flush()
-        return row.id
+        else:
+            row = _row(record, status="reserved", reserved_nusd=estimate_nusd)
+            s.add(row)
+            s.flush()
+            outcome = row.id
+    alerts.announce(new_alerts)
+    return outcome
 
 
-def settle(db: Database, row_id: int, record: CallRecord) -> None:
-    """Replace a reservation with what the call really cost (and how it ended)."""
+def settle(db: Database, row_id: int, record: CallRecord,
+           budget: Budget | None = None) -> None:
+    """Replace a reservation with what the call really cost (and how it ended); with
+    ``budget``, record the thresholds of it that today's spend has now reached."""
     values = {k: getattr(record, k) for k in record.__dataclass_fields__}
     values.pop("request_id")
+    values.pop("user")  # booked when the reservation was made
+    now = utcnow()
+    new_alerts: list[alerts.Alert] = []
     with db.write() as s:
         s.execute(update(LLMCallRow).where(LLMCallRow.id == row_id).values(**values))
+        if budget is not None and record.tier == "cloud":
+            user = s.scalar(select(LLMCallRow.user).where(LLMCallRow.id == row_id))
+            new_alerts = alerts.record(
+                s, now, user or LOCAL_USER, record.session_id,
+                _reached(s, budget, user or LOCAL_USER, now))
+    alerts.announce(new_alerts)
+
+
+def _spent_nusd(s: Session, *conditions: Any) -> int:
+    """Cloud money really spent (not reserved) matching ``conditions``."""
+    query = select(func.coalesce(func.sum(LLMCallRow.cost_nusd), 0)).where(
+        LLMCallRow.tier == "cloud", LLMCallRow.status.in_(SPENDING), *conditions)
+    return int(s.scalar(query) or 0)
+
+
+def _reached(s: Session, budget: Budget, user: str, now: datetime
+             ) -> list[tuple[str, int, Decimal, Decimal]]:
+    """(scope, threshold, cap, spent) for each threshold today's spend has reached."""
+    today = LLMCallRow.created_at >= day_start(now)
+    reached = []
+    for scope, cap, conditions in (
+        (alerts.TEAM, budget.daily_usd, (today,)),
+        (alerts.user_scope(user), budget.user_daily_usd, (today, LLMCallRow.user == user)),
+    ):
+        if not cap:  # no cap, or a cap of 0 (the cloud is off for them): nothing to reach
+            continue
+        spent = _spent_nusd(s, *conditions)
+        for threshold in alerts.THRESHOLDS:
+            if spent * 100 >= _cap_nusd(cap) * threshold:  # type: ignore[operator]
+                reached.append((scope, threshold, cap, usd(spent)))
+    return reached
 
 
 def left_today_usd(db: Database, budget: Budget) -> Decimal | None:
@@ -184,6 +267,16 @@ def left_today_usd(db: Database, budget: Budget) -> Decimal | None:
     with db.read() as s:
         spent = _committed_nusd(s, LLMCallRow.created_at >= day_start(utcnow()))
     return usd(max(_cap_nusd(budget.daily_usd) - spent, 0))  # type: ignore[operator]
+
+
+def left_for_user_usd(db: Database, budget: Budget, user: str) -> Decimal | None:
+    """What ``user`` may still spend on the cloud today (None: no per-user cap)."""
+    if budget.user_daily_usd is None:
+        return None
+    with db.read() as s:
+        spent = _committed_nusd(s, LLMCallRow.created_at >= day_start(utcnow()),
+                                LLMCallRow.user == user)
+    return usd(max(_cap_nusd(budget.user_daily_usd) - spent, 0))  # type: ignore[operator]
 
 
 def left_in_session_usd(db: Database, budget: Budget, session_id: str) -> Decimal | None:

@@ -34,6 +34,7 @@ class Filters:
     status: str | None = None
     session_id: str | None = None
     request_id: str | None = None  # the attempts behind one reply
+    user: str | None = None  # one person's calls (everyone sees their own; admins anyone's)
 
     def conditions(self) -> list[Any]:
         found: list[Any] = [LLMCallRow.status != "reserved"]
@@ -41,7 +42,7 @@ class Filters:
             found.append(LLMCallRow.created_at >= self.since)
         if self.until:
             found.append(LLMCallRow.created_at < self.until)
-        for name in ("tier", "model", "page", "status", "session_id", "request_id"):
+        for name in ("tier", "model", "page", "status", "session_id", "request_id", "user"):
             value = getattr(self, name)
             if value:
                 found.append(getattr(LLMCallRow, name) == value)
@@ -90,7 +91,7 @@ def totals(db: Database, filters: Filters | None = None) -> Totals:
     )
 
 
-BREAKDOWNS = ("tier", "model", "page", "purpose", "status", "day")
+BREAKDOWNS = ("tier", "model", "page", "purpose", "status", "day", "user")
 
 
 def _day(db: Database) -> Any:
@@ -356,7 +357,7 @@ def ledger_csv_rows(
     ]
 
 
-PICKABLE = ("tier", "model", "provider", "purpose", "page", "status")
+PICKABLE = ("tier", "model", "provider", "purpose", "page", "status", "user")
 
 
 def distinct_values(db: Database, column: str) -> list[str]:

@@ -118,6 +118,7 @@ class RouterSettings:
             budget=Budget(
                 daily_usd=env_usd("AMBIENT_DAILY_BUDGET_USD", "1.00"),
                 session_usd=env_usd("AMBIENT_SESSION_BUDGET_USD", "0.25"),
+                user_daily_usd=env_usd("AMBIENT_USER_DAILY_BUDGET_USD", None),
             ),
         )
 
@@ -874,7 +875,7 @@ class Router:
         if reservation is None:
             ledger.book(self.db, record)
         else:
-            ledger.settle(self.db, reservation, record)
+            ledger.settle(self.db, reservation, record, self.settings.budget)
 
     def _result(
         self, stream: RoutedStream, reply: Reply, text: str, record: CallRecord, data: Any,

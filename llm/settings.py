@@ -1,13 +1,18 @@
 """Settings the user changes in the app, stored in the database and applied to the router.
 
 The environment (AMBIENT_PRIVACY_MODE, AMBIENT_DAILY_BUDGET_USD, ...) gives the defaults;
-what the user saves on the Settings page wins, for every session and every replica that
-shares the database. Each value is validated before it is stored.
+what an admin saves on the Settings page wins, for every session and every replica that
+shares the database. Each value is validated before it is stored, and every change of a
+shared setting — these, the price table, the shared experts — is recorded with who made
+it, when, and the value before and after (``record_change``, ``changes``), in the same
+transaction as the change itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -15,15 +20,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from llm.prices import format_usd
 from llm.providers import TIER_ORDER
 from llm.router import PRIVACY_MODES, LLMRequest, RouterSettings
 from store.db import Database, utcnow
-from store.models import SettingRow
+from store.models import SettingChangeRow, SettingRow
+from store.owners import LOCAL_USER
 
-KEYS = ("privacy_mode", "allow_cloud", "daily_budget_usd", "session_budget_usd", "models",
-        "quality_target", "feedback_since")
+KEYS = ("privacy_mode", "allow_cloud", "daily_budget_usd", "session_budget_usd",
+        "user_daily_budget_usd", "models", "quality_target", "feedback_since")
 MAX_BUDGET = Decimal("10000")
 
 
@@ -54,6 +61,8 @@ def validate(key: str, value: Any) -> Any:
         return _budget("daily budget", value)
     if key == "session_budget_usd":
         return _budget("session budget", value)
+    if key == "user_daily_budget_usd":
+        return _budget("daily budget per user", value)
     if key == "quality_target":
         try:
             target = float(value)
@@ -85,17 +94,68 @@ def stored(db: Database) -> dict[str, Any]:
         return {row.key: row.value for row in s.scalars(select(SettingRow)).all()}
 
 
-def save(db: Database, **values: Any) -> dict[str, Any]:
-    """Validate and store ``values`` (all or nothing); returns what is stored now."""
+def save(db: Database, *, by: str = LOCAL_USER, before: RouterSettings | None = None,
+         **values: Any) -> dict[str, Any]:
+    """Validate and store ``values`` (all or nothing) as changed by ``by``; returns what
+    is stored now. Each value that differs from what was in force (the stored value, else
+    ``before``'s, the environment's default) is recorded as a change."""
     clean = {key: validate(key, value) for key, value in values.items()}
+    defaults = _in_force(before) if before is not None else {}
     with db.write() as s:
         insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
         for key, value in clean.items():
+            row = s.get(SettingRow, key)
+            old = row.value if row is not None else defaults.get(key)
+            if old != value:
+                _audit(s, by, key, old, value)
             statement = insert(SettingRow).values(key=key, value=value, updated_at=utcnow())
             s.execute(statement.on_conflict_do_update(
                 index_elements=["key"], set_={"value": value, "updated_at": utcnow()}
             ))
     return stored(db)
+
+
+def _in_force(settings: RouterSettings) -> dict[str, Any]:
+    """``settings`` as the stored values would spell them (for an audit's "before")."""
+    budget = settings.budget
+    amount = (lambda value: None if value is None else str(value))  # noqa: E731
+    return {
+        "privacy_mode": settings.privacy_mode, "allow_cloud": settings.allow_cloud,
+        "daily_budget_usd": amount(budget.daily_usd),
+        "session_budget_usd": amount(budget.session_usd),
+        "user_daily_budget_usd": amount(budget.user_daily_usd),
+        "models": dict(settings.models), "quality_target": settings.quality_target,
+    }
+
+
+# -- who changed what ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Change:
+    when: datetime
+    user: str
+    key: str
+    old: Any
+    new: Any
+
+
+def _audit(s: Session, by: str, key: str, old: Any, new: Any) -> None:
+    s.add(SettingChangeRow(created_at=utcnow(), user=by, key=key, old_value=old,
+                           new_value=new))
+
+
+def record_change(db: Database, by: str, key: str, old: Any, new: Any) -> None:
+    """Record a change of a shared setting kept outside this table (the price table, a
+    shared expert's file), right after it was made."""
+    with db.write() as s:
+        _audit(s, by, key, old, new)
+
+
+def changes(db: Database, limit: int = 200) -> list[Change]:
+    """The newest changes of shared settings, newest first."""
+    with db.read() as s:
+        rows = s.scalars(select(SettingChangeRow)
+                         .order_by(SettingChangeRow.id.desc()).limit(limit)).all()
+    return [Change(r.created_at, r.user, r.key, r.old_value, r.new_value) for r in rows]
 
 
 def router_settings(db: Database, base: RouterSettings) -> RouterSettings:
@@ -109,6 +169,11 @@ def router_settings(db: Database, base: RouterSettings) -> RouterSettings:
         amount = saved["session_budget_usd"]
         budget = dataclasses.replace(
             budget, session_usd=None if amount is None else Decimal(amount)
+        )
+    if "user_daily_budget_usd" in saved:
+        amount = saved["user_daily_budget_usd"]
+        budget = dataclasses.replace(
+            budget, user_daily_usd=None if amount is None else Decimal(amount)
         )
     return dataclasses.replace(
         base,
@@ -126,3 +191,12 @@ def tier_probe(tier: str) -> LLMRequest:
     """The smallest useful request, pinned to ``tier``: Settings' "Test" button sends it."""
     return LLMRequest(messages=[{"role": "user", "content": "Reply with the word OK."}],
                       tier=tier, max_tokens=8)
+
+
+def shown(value: Any, limit: int = 160) -> str:
+    """A stored value as one short line for the change log ("no cap" for a cleared cap)."""
+    if value is None:
+        return "(none)"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,7 +1,9 @@
+import pandas as pd
 import streamlit as st
 
-from components.session import database, session_id
+from components.session import admin_here, database, session_id
 from core.events import digest, recent_events
+from llm.settings import changes, shown
 
 st.title("Activity")
 st.caption(
@@ -23,3 +25,15 @@ else:
     )
 with st.expander("What the assistant receives", expanded=False):
     st.code(digest(events[-12:]), language="text")
+
+if admin_here():  # who changed which shared setting, for the admins
+    st.subheader("Changes to shared settings")
+    changed = changes(database())
+    if not changed:
+        st.caption("Nobody has changed a budget, the privacy mode, the cloud switch, a model, "
+                   "the prices or a shared expert yet.")
+    else:
+        st.table(pd.DataFrame(
+            [{"when (UTC)": f"{c.when:%Y-%m-%d %H:%M:%S}", "who": c.user, "setting": c.key,
+              "before": shown(c.old), "after": shown(c.new)} for c in changed[:50]]
+        ).set_index("when (UTC)"))

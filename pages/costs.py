@@ -5,19 +5,22 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from components.auth import sign_in_required
+from components.budget import show_budget
 from components.buttons import downloaded, pressed
 from components.events import record
 from components.llm import router
 from components.quality import quality_section
-from components.session import database, session_id
+from components.session import admin_here, database, session_id, user_here
 from core.exports import to_csv
-from llm import ledger, reports
+from llm import reports
 from llm.prices import format_usd
 from llm.reports import CSV_ROW_CAP, LEDGER_COLUMNS, Filters
 from store.db import Database, utcnow
 
 TABLE_ROWS = 500
-BREAKDOWNS = ("model", "page", "purpose")
+BREAKDOWNS = ("model", "page", "purpose", "user")
+PICKED = ("tier", "model", "page", "status")
 TIER_COLOURS = {"embedded": "#2a9d8f", "local": "#e9c46a", "cloud": "#e76f51"}
 
 
@@ -64,46 +67,39 @@ def aggregates(_db: Database, url: str, version: tuple[int, int], filters: Filte
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def pickers(_db: Database, url: str, version: tuple[int, int]) -> dict[str, list[str]]:
-    return {c: reports.distinct_values(_db, c) for c in ("tier", "model", "page", "status")}
+    return {c: reports.distinct_values(_db, c) for c in (*PICKED, "user")}
 
 
-def show_budget(db: Database, sid: str) -> None:
-    budget = router().settings.budget
-    st.subheader("Cloud budget")
-    today, session = st.columns(2, border=True)
-    for column, cap, left, when in (
-        (today, budget.daily_usd, ledger.left_today_usd(db, budget), "today (resets 00:00 UTC)"),
-        (session, budget.session_usd, ledger.left_in_session_usd(db, budget, sid),
-         "in this session"),
-    ):
-        column.metric(f"Left {when}", "no cap" if left is None else format_usd(left),
-                      help=None if cap is None else f"Cap: {format_usd(cap)}")
-    st.caption("Change the caps on the Settings page. Only cloud calls count against them.")
-
-
-db, sid = database(), session_id()
+db, sid, me, admin = database(), session_id(), user_here(), admin_here()
+by_person = admin and sign_in_required()  # a personal install has one person: no picker
 st.title("Costs")
 st.caption("Every LLM attempt with what it cost, and what the same tokens would have cost "
-           "on the reference cloud model. Savings = all-cloud cost − spend.")
+           "on the reference cloud model. Savings = all-cloud cost − spend. "
+           + ("As an admin you see everyone's calls; pick a person to see theirs."
+              if by_person else "" if admin else "These are your own calls."))
 
 version = reports.ledger_version(db)
 choices = pickers(db, db.url, version)
-if not choices["tier"]:
+if not choices["tier"] or not (admin or me in choices["user"]):
     st.info("No LLM calls yet — chat in the sidebar or run a workflow, and each attempt shows "
             "up here with its cost, its tier and what the cloud would have charged.")
-    show_budget(db, sid)
+    show_budget(db, sid, me)
 else:
 
     today = utcnow().date()
-    dates_col, *pick_cols = st.columns([2, 1, 1, 1, 1])
+    shown = (*PICKED, "user") if by_person else PICKED
+    dates_col, *pick_cols = st.columns([2] + [1] * len(shown))
     dates = dates_col.date_input("Dates (UTC)", (today - timedelta(days=29), today),
                                  max_value=today, key="costs_dates")
     first, last = (dates[0], dates[-1]) if dates else (today, today)
     picked = {
-        column: col.selectbox(column.capitalize(), [None, *choices[column]], key=f"costs_{column}",
+        column: col.selectbox("Person" if column == "user" else column.capitalize(),
+                              [None, *choices[column]], key=f"costs_{column}",
                               format_func=lambda v: "All" if v is None else v)
-        for col, column in zip(pick_cols, ("tier", "model", "page", "status"), strict=True)
+        for col, column in zip(pick_cols, shown, strict=True)
     }
+    if not admin:
+        picked["user"] = me
     request = st.query_params.get("request")  # "open its rows" from a chat reply
     if request:
         st.info("Showing the attempts behind one chat reply.", icon=":material/receipt_long:")
@@ -149,7 +145,9 @@ else:
         spend_col, savings_col = st.columns(2)
         spend_col.plotly_chart(stacked_by_tier(days, "cost_usd", "Spend per day (USD)"))
         savings_col.plotly_chart(stacked_by_tier(days, "savings_usd", "Savings per day (USD)"))
-        for tab, by in zip(st.tabs([f"By {by}" for by in BREAKDOWNS]), BREAKDOWNS, strict=True):
+        parts = BREAKDOWNS if by_person else BREAKDOWNS[:-1]
+        for tab, by in zip(st.tabs([f"By {'person' if by == 'user' else by}" for by in parts]),
+                           parts, strict=True):
             tab.plotly_chart(spend_and_savings(frame(found[by]), by))
         reasons = frame(found["reasons"])
         st.plotly_chart(go.Figure(
@@ -182,4 +180,4 @@ else:
                        f"Exported {min(sums.calls, CSV_ROW_CAP):,} ledger rows as CSV")
         quality_section(db, filters, router().settings.quality_target)
 
-    show_budget(db, sid)
+    show_budget(db, sid, me)

@@ -1,8 +1,9 @@
 import streamlit as st
 
+from components.auth import sign_in_required
 from components.navigation import workflow_pages
 from components.profile import accent_bar, known_facts
-from components.session import database, session_id
+from components.session import database, session_id, user_here
 from components.tiers import render_tier_status
 from core.events import recent_events
 from llm.ledger import day_start
@@ -24,7 +25,9 @@ st.subheader("Models")
 render_tier_status()
 
 st.subheader("Today")
-today = totals(db, Filters(since=day_start(utcnow())))
+# With sign-in each person sees their own spend (admins see everyone's on Costs).
+today = totals(db, Filters(since=day_start(utcnow()),
+                           user=user_here() if sign_in_required() else None))
 spend, saved, calls = st.columns(3)
 spend.metric("Spent on models today", format_usd(today.cost_usd))
 saved.metric("Saved against all-cloud", format_usd(today.savings_usd),

@@ -49,7 +49,7 @@ with step_card(run, "name", "Your name"), st.form("intro_name"):
                          max_chars=60)
     if submitted("Remember my name", "intro_name_submit", disabled=not run.done("meet")):
         try:
-            fact = remember(db, scope_for(sid), "name", name)
+            fact = remember(db, scope_for(db, sid), "name", name)
         except ValueError as exc:
             st.error(str(exc))
         else:
@@ -60,7 +60,7 @@ with step_card(run, "name", "Your name"), st.form("intro_name"):
 with step_card(run, "colour", "Your favourite colour"), st.form("intro_colour"):
     picked = st.color_picker("Pick it", value=run.step_data("colour") or "#2f7d6d")
     if submitted("Remember my colour", "intro_colour_submit", disabled=not run.done("name")):
-        fact = remember(db, scope_for(sid), "favourite_colour", picked)
+        fact = remember(db, scope_for(db, sid), "favourite_colour", picked)
         complete_step(db, run, "colour", fact.value)
         record("step_completed", f"Told the assistant their favourite colour ({picked})")
         st.rerun()

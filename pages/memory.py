@@ -10,7 +10,7 @@ st.caption(
     "Facts the assistant remembers about you and reads before every answer. It adds them "
     "when you tell it (\"my name is Ann\"); here you can see, change and forget them."
 )
-db, scope = database(), scope_for(session_id())
+db, scope = database(), scope_for(database(), session_id())
 known = facts(db, scope)
 
 if not known:

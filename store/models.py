@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from store.db import utcnow
 from store.text import storable
@@ -47,12 +49,40 @@ class Base(DeclarativeBase):
     pass
 
 
+class UserRow(Base):
+    """A person who uses Ambient: ``local`` without sign-in, else the signed-in e-mail.
+
+    ``admin`` is decided at each sign-in (AMBIENT_ADMINS, or the admin group claim), so
+    code below the UI can ask whether the owner of a session may change shared settings.
+    """
+
+    __tablename__ = "users"
+
+    name: Mapped[str] = mapped_column(StoredString(254), primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(StoredString(254))
+    admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                        server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+
+
+_OWNER_DEFAULT = "local"  # rows from before sign-in belong to the local user (migration 0010)
+
+
+def _owner_column() -> Mapped[str]:
+    return mapped_column(StoredString(254), nullable=False, default=_OWNER_DEFAULT,
+                         server_default=_OWNER_DEFAULT)
+
+
 class SessionRow(Base):
-    """A browser identity: the id lives in the page URL so a reload finds it again."""
+    """A browser tab: the id lives in the page URL so a reload finds it again. A session
+    belongs to one user; the work made in it belongs to that user."""
 
     __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_user", "user"),)
 
     id: Mapped[str] = mapped_column(StoredString(64), primary_key=True)
+    user: Mapped[str] = _owner_column()
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     active_conversation_id: Mapped[int | None] = mapped_column(Integer)
@@ -62,12 +92,16 @@ class ConversationRow(Base):
     """One thread of chat; a session can start new ones and switch back to old ones."""
 
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_session_id", "session_id"),)
+    __table_args__ = (
+        Index("ix_conversations_session_id", "session_id"),
+        Index("ix_conversations_user_id", "user", "id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(
         StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
     )
+    user: Mapped[str] = _owner_column()
     title: Mapped[str] = mapped_column(StoredString(200), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -88,6 +122,7 @@ class MessageRow(Base):
     conversation_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("conversations.id", ondelete="CASCADE")
     )
+    user: Mapped[str] = _owner_column()
     role: Mapped[str] = mapped_column(StoredString(16), nullable=False)
     content: Mapped[str] = mapped_column(StoredText, nullable=False, default="")
     status: Mapped[str] = mapped_column(StoredString(16), nullable=False, default="ok")
@@ -107,6 +142,7 @@ class EventRow(Base):
     session_id: Mapped[str] = mapped_column(
         StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
     )
+    user: Mapped[str] = _owner_column()
     kind: Mapped[str] = mapped_column(StoredString(64), nullable=False)
     page: Mapped[str | None] = mapped_column(StoredString(120))
     summary: Mapped[str] = mapped_column(StoredText, nullable=False)
@@ -139,6 +175,7 @@ class LLMCallRow(Base):
         Index("ix_llm_calls_session_id", "session_id"),
         Index("ix_llm_calls_request_id", "request_id"),
         Index("ix_llm_calls_parent_request_id", "parent_request_id"),
+        Index("ix_llm_calls_user_created_at", "user", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -146,7 +183,7 @@ class LLMCallRow(Base):
     request_id: Mapped[str] = mapped_column(StoredString(32), nullable=False)
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     session_id: Mapped[str | None] = mapped_column(StoredString(64))
-    user: Mapped[str | None] = mapped_column(StoredString(120))
+    user: Mapped[str | None] = mapped_column(StoredString(254))
     page: Mapped[str | None] = mapped_column(StoredString(120))
     workflow: Mapped[str | None] = mapped_column(StoredString(120))
     purpose: Mapped[str] = mapped_column(StoredString(32), nullable=False)
@@ -179,6 +216,7 @@ class TaskRow(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         Index("ix_tasks_session_id", "session_id"),
+        Index("ix_tasks_user", "user"),
         CheckConstraint("priority BETWEEN 1 AND 5", name="ck_tasks_priority"),
         CheckConstraint("status IN ('open', 'done')", name="ck_tasks_status"),
     )
@@ -187,6 +225,7 @@ class TaskRow(Base):
     session_id: Mapped[str] = mapped_column(
         StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
     )
+    user: Mapped[str] = _owner_column()
     title: Mapped[str] = mapped_column(StoredString(200), nullable=False)
     notes: Mapped[str] = mapped_column(StoredText, nullable=False, default="")
     priority: Mapped[int] = mapped_column(Integer, nullable=False, default=3)
@@ -201,12 +240,16 @@ class JobRow(Base):
     """A long-running job (an analysis, the reference long job), persisted item by item."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_session_id_kind", "session_id", "kind"),)
+    __table_args__ = (
+        Index("ix_jobs_session_id_kind", "session_id", "kind"),
+        Index("ix_jobs_user_kind", "user", "kind"),
+    )
 
     id: Mapped[str] = mapped_column(StoredString(32), primary_key=True)
     session_id: Mapped[str] = mapped_column(
         StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
     )
+    user: Mapped[str] = _owner_column()
     kind: Mapped[str] = mapped_column(StoredString(60), nullable=False)
     title: Mapped[str] = mapped_column(StoredString(200), nullable=False)
     status: Mapped[str] = mapped_column(StoredString(16), nullable=False)
@@ -253,12 +296,16 @@ class WorkflowRunRow(Base):
     """A workflow page's run: each step's state and data, and which cards are open."""
 
     __tablename__ = "workflow_runs"
-    __table_args__ = (Index("ix_workflow_runs_session_id_workflow", "session_id", "workflow"),)
+    __table_args__ = (
+        Index("ix_workflow_runs_session_id_workflow", "session_id", "workflow"),
+        Index("ix_workflow_runs_user_workflow", "user", "workflow"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str] = mapped_column(
         StoredString(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False
     )
+    user: Mapped[str] = _owner_column()
     workflow: Mapped[str] = mapped_column(StoredString(60), nullable=False)
     status: Mapped[str] = mapped_column(StoredString(16), nullable=False, default="active")
     steps: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
@@ -275,3 +322,43 @@ class SettingRow(Base):
     key: Mapped[str] = mapped_column(StoredString(80), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class SettingChangeRow(Base):
+    """One change of a shared setting (a budget, the privacy mode, a price, a shared
+    expert): who made it, when, and the value before and after. Admins read them on the
+    Activity page. Secrets are never settings, so nothing here is secret."""
+
+    __tablename__ = "setting_changes"
+    __table_args__ = (Index("ix_setting_changes_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    user: Mapped[str] = mapped_column(StoredString(254), nullable=False)
+    key: Mapped[str] = mapped_column(StoredString(120), nullable=False)
+    old_value: Mapped[Any] = mapped_column(JSON)
+    new_value: Mapped[Any] = mapped_column(JSON)
+
+
+class BudgetAlertRow(Base):
+    """A budget threshold crossed (80 or 100 % of a day's cap), once per day, budget and
+    threshold: the unique index is what makes "once" hold under concurrent calls.
+    ``scope`` is ``team`` or ``user:<name>``; ``user`` is whose call crossed it, and the
+    notice goes into that user's chat (``delivered_at`` set when it is posted)."""
+
+    __tablename__ = "budget_alerts"
+    __table_args__ = (
+        Index("ux_budget_alerts_day_scope_threshold", "day", "scope", "threshold",
+              unique=True),
+        Index("ix_budget_alerts_user_delivered_at", "user", "delivered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, nullable=False)
+    day: Mapped[str] = mapped_column(StoredString(10), nullable=False)
+    scope: Mapped[str] = mapped_column(StoredString(260), nullable=False)
+    threshold: Mapped[int] = mapped_column(Integer, nullable=False)
+    user: Mapped[str] = mapped_column(StoredString(254), nullable=False)
+    session_id: Mapped[str | None] = mapped_column(StoredString(64))
+    message: Mapped[str] = mapped_column(StoredText, nullable=False)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)

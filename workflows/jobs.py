@@ -62,7 +62,8 @@ from sqlalchemy.orm import Session
 from core.events import record_event
 from core.narration import narrate
 from store.db import Database, database_time
-from store.models import JobItemRow, JobRow, SessionRow
+from store.models import JobItemRow, JobRow
+from store.owners import lock_owner, session_owner
 from workflows import queue as job_queue
 
 log = logging.getLogger(__name__)
@@ -323,20 +324,20 @@ def _check_json(value: object, what: str) -> None:
         ) from exc
 
 
-def _lock_session(s: Session, session_id: str) -> None:
-    """Serialise job starts per session (a row lock on PostgreSQL; SQLite's write lock)."""
-    found = s.scalar(
-        select(SessionRow.id).where(SessionRow.id == session_id).with_for_update()
-    )
-    if found is None:
+def _lock_session(s: Session, session_id: str) -> str:
+    """Serialise job starts per user (a row lock on PostgreSQL; SQLite's write lock), so
+    two tabs of one user cannot start the same kind of job twice. Returns the user."""
+    owner = lock_owner(s, session_id)
+    if owner is None:
         raise JobError("This browser session is unknown; reload the page and try again.")
+    return owner
 
 
 def _refuse_if_busy(s: Session, session_id: str, kind: str, *, other_than: str = "") -> None:
     busy = s.scalar(
         select(JobRow.title)
         .where(
-            JobRow.session_id == session_id,
+            JobRow.user == session_owner(session_id),
             JobRow.kind == kind,
             JobRow.status == RUNNING,
             JobRow.id != other_than,
@@ -399,11 +400,12 @@ def start_job(
     thread, worker = (None, None) if queued else _launch(db, job_id, kind, work, narrate_progress)
     try:
         with db.write() as s:
-            _lock_session(s, session_id)
+            owner = _lock_session(s, session_id)
             _refuse_if_busy(s, session_id, kind)
             now = _now(s)
             row = JobRow(
-                id=job_id, session_id=session_id, kind=kind, title=title, status=RUNNING,
+                id=job_id, session_id=session_id, user=owner, kind=kind, title=title,
+                status=RUNNING,
                 total=len(items), completed=0, failed=0, params=params, cancel_requested=0,
                 worker=worker, created_at=now, started_at=now, heartbeat_at=now,
                 runner=QUEUE if queued else THREAD,
@@ -470,11 +472,12 @@ def get_job(db: Database, job_id: str) -> Job:
 
 
 def latest_job(db: Database, session_id: str, kind: str) -> Job | None:
-    """The session's newest job of ``kind``: how a page finds its job after a reload."""
+    """The newest job of ``kind`` of the session's user: how a page finds its job after a
+    reload, or in another tab of the same user."""
     with db.read() as s:
         row = s.scalars(
             select(JobRow)
-            .where(JobRow.session_id == session_id, JobRow.kind == kind)
+            .where(JobRow.user == session_owner(session_id), JobRow.kind == kind)
             .order_by(JobRow.created_at.desc())
             .limit(1)
         ).first()

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 
 from store.db import Database, utcnow
 from store.models import WorkflowRunRow
+from store.owners import LOCAL_USER, owner_of, session_owner
 
 STATES = ("waiting", "done", "failed")
 
@@ -65,7 +66,7 @@ def get_run(db: Database, session_id: str, workflow: str, order: Sequence[str]) 
     query = (
         select(WorkflowRunRow)
         .where(
-            WorkflowRunRow.session_id == session_id,
+            WorkflowRunRow.user == session_owner(session_id),
             WorkflowRunRow.workflow == workflow,
             WorkflowRunRow.status == "active",
         )
@@ -80,6 +81,7 @@ def get_run(db: Database, session_id: str, workflow: str, order: Sequence[str]) 
         row = s.scalars(query).first()
         if row is None:
             row = WorkflowRunRow(session_id=session_id, workflow=workflow, status="active",
+                                 user=owner_of(s, session_id) or LOCAL_USER,
                                  steps=_fresh_steps(order), data={})
             s.add(row)
             s.flush()
@@ -160,7 +162,7 @@ def restart(db: Database, session_id: str, workflow: str, order: Sequence[str]) 
         s.execute(
             update(WorkflowRunRow)
             .where(
-                WorkflowRunRow.session_id == session_id,
+                WorkflowRunRow.user == session_owner(session_id),
                 WorkflowRunRow.workflow == workflow,
                 WorkflowRunRow.status == "active",
             )

@@ -34,7 +34,7 @@ from tests.assistant.conftest import action_events, context, titles
 BUILTINS = {
     "remember_fact", "forget_fact", "minimise_card", "expand_card", "go_to_page",
     "add_task", "update_task", "complete_task", "delete_task", "list_tasks", "clear_tasks",
-    "calculate",
+    "calculate", "change_setting",
 }
 
 # -- the registry -------------------------------------------------------------------------
@@ -42,7 +42,8 @@ BUILTINS = {
 
 def test_the_registry_holds_the_built_in_actions_with_closed_schemas() -> None:
     assert set(REGISTRY) == BUILTINS
-    assert {a.name for a in REGISTRY.values() if a.destructive} == {"delete_task", "clear_tasks"}
+    assert {a.name for a in REGISTRY.values() if a.destructive} == {
+        "delete_task", "clear_tasks", "change_setting"}  # a shared setting waits for a click
     for action in REGISTRY.values():
         assert action.schema["additionalProperties"] is False
         assert action.description.endswith(".")
@@ -163,7 +164,7 @@ def test_nothing_runs_unless_the_user_started_the_turn(db: Database, sid: str) -
         assert confirm(ctx, Pending(proposal, "Sure?")) == Outcome(False, USER_TURN_ONLY)
     assert USER_TURN_ONLY == "Actions run only on a turn the user started."
     assert titles(db, sid) == ["Call Acme"]
-    assert facts(db, scope_for(sid)) == {}
+    assert facts(db, scope_for(db, sid)) == {}
     assert action_events(db, sid) == []
 
 

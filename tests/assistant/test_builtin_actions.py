@@ -20,9 +20,9 @@ def test_remember_and_forget_a_fact(db: Database, sid: str) -> None:
     outcome = execute(ctx, Proposal("remember_fact", {"key": "Favourite colour",
                                                       "value": "green"}))
     assert outcome.ok and "favourite colour is green" in outcome.message
-    assert facts(db, scope_for(sid)) == {"favourite_colour": "green"}
+    assert facts(db, scope_for(db, sid)) == {"favourite_colour": "green"}
     assert execute(ctx, Proposal("forget_fact", {"key": "favourite colour"})).ok
-    assert facts(db, scope_for(sid)) == {}
+    assert facts(db, scope_for(db, sid)) == {}
     missing = execute(ctx, Proposal("forget_fact", {"key": "shoe size"}))
     assert not missing.ok and "Nothing is remembered as 'shoe size'" in missing.message
 
@@ -96,7 +96,7 @@ def test_clear_tasks_asks_first_and_refuses_an_empty_list(db: Database, sid: str
     assert execute(ctx, Proposal("clear_tasks", {})) == Outcome(
         False, "The task list is already empty; there is nothing to clear."
     )
-    other = ensure_session(db, None)
+    other = ensure_session(db, None, "bob@example.com")  # someone else's list
     add_task(db, other, "Not yours")
     add_task(db, sid, "Call Acme")
     add_task(db, sid, "Email Globex")

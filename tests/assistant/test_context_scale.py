@@ -14,7 +14,7 @@ def test_five_thousand_messages_and_twenty_thousand_events_fit_the_window(
     db: Database,
 ) -> None:
     sid = seed_history(db, messages=5_000, events=20_000)
-    remember(db, scope_for(sid), "name", "Ann")
+    remember(db, scope_for(db, sid), "name", "Ann")
     provider = get_provider("embedded")
     expert = load_expert()
     context = build_context(db, sid, provider, expert)

@@ -201,8 +201,8 @@ def test_what_i_just_did_with_an_empty_log_says_so(db: Database, sid: str) -> No
 
 
 def test_what_is_my_name_comes_from_memory(db: Database, sid: str) -> None:
-    remember(db, scope_for(sid), "name", "Ann")
-    remember(db, scope_for(sid), "company", "Acme")  # the answer the model gave
+    remember(db, scope_for(db, sid), "name", "Ann")
+    remember(db, scope_for(db, sid), "company", "Acme")  # the answer the model gave
     text, reply = ask(db, sid, "What is my name?")
     assert text == "Your name is Ann."
     assert reply.meta["answered_from"] == "Memory"
@@ -215,8 +215,8 @@ def test_a_name_not_in_memory_is_not_made_up(db: Database, sid: str) -> None:
 
 
 def test_favourite_colour_and_everything_remembered(db: Database, sid: str) -> None:
-    remember(db, scope_for(sid), "name", "Ann")
-    remember(db, scope_for(sid), "favourite_colour", "green")
+    remember(db, scope_for(db, sid), "name", "Ann")
+    remember(db, scope_for(db, sid), "favourite_colour", "green")
     text, _ = ask(db, sid, "what's my favorite color?")
     assert text == "Your favourite colour is green."
     text, _ = ask(db, sid, "What do you know about me?")
@@ -309,7 +309,7 @@ def test_where_a_job_stands_comes_from_the_jobs_table(
 def test_a_mixed_message_goes_to_the_model_with_the_facts_in_its_context(
     db: Database, sid: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    remember(db, scope_for(sid), "name", "Ann")
+    remember(db, scope_for(db, sid), "name", "Ann")
     router = NoModel(db)
     seen: list[Any] = []
 

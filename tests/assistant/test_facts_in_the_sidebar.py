@@ -40,7 +40,7 @@ def test_the_five_questions_are_answered_from_data_in_the_sidebar(app_env: str) 
     answer = send(at, "What is my name?")
     assert answer.startswith("I don't know your name: it is not in Memory.")
     assert "“My name is …”" in answer
-    remember(db, scope_for(sid), "name", "Ann")
+    remember(db, scope_for(db, sid), "name", "Ann")
     assert send(at, "What is my name?") == "Your name is Ann."
 
     assert send(at, "What is 17*23?") == "17 * 23 = 391"

@@ -150,7 +150,7 @@ def realistic_turn(db: Database, sid: str, user_text: str) -> str:
     """A session where a CSV was uploaded and discussed; returns what the planner gets."""
     add_task(db, sid, "Call Acme")
     add_task(db, sid, "Email Globex")
-    remember(db, scope_for(sid), "name", "Zelda")
+    remember(db, scope_for(db, sid), "name", "Zelda")
     record_event(db, sid, "form_submitted", "Uploaded competitors.csv (1 row)",
                  page="Competitive analysis",
                  data={"file": "competitors.csv", "text": UPLOADED_CSV})
@@ -198,8 +198,8 @@ def test_the_embedded_model_runs_nothing_destructive_for_a_question_about_data(
         assert isinstance(result, Pending) == REGISTRY[proposal.name].destructive
     remaining = titles(db, sid)
     assert "Call Acme" in remaining and "Email Globex" in remaining
-    assert facts(db, scope_for(sid))["name"] == "Zelda"
-    assert not any("ignore" in v for v in facts(db, scope_for(sid)).values())
+    assert facts(db, scope_for(db, sid))["name"] == "Zelda"
+    assert not any("ignore" in v for v in facts(db, scope_for(db, sid)).values())
 
 
 def test_the_embedded_model_plan_holds_only_validated_proposals(
@@ -220,4 +220,4 @@ def test_the_embedded_model_plan_holds_only_validated_proposals(
             outcome = execute(context(db, sid), proposal)
             assert outcome.ok, outcome.message
             key = normalise_key(proposal.args["key"])
-            assert facts(db, scope_for(sid))[key] == " ".join(proposal.args["value"].split())
+            assert facts(db, scope_for(db, sid))[key] == " ".join(proposal.args["value"].split())

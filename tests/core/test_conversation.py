@@ -42,12 +42,16 @@ def test_clearing_removes_only_that_conversation(db: Database) -> None:
     assert [m.content for m in history(db, sid, conversation_id=keep)] == ["keep me"]
 
 
-def test_another_sessions_conversation_cannot_be_opened(db: Database) -> None:
-    mine, theirs = ensure_session(db, None), ensure_session(db, None)
+def test_another_users_conversation_cannot_be_opened(db: Database) -> None:
+    mine = ensure_session(db, None, "ann@example.com")
+    theirs = ensure_session(db, None, "bob@example.com")
     foreign = active_conversation(db, theirs)
-    with pytest.raises(ValueError, match="does not belong"):
+    add_message(db, theirs, "user", "Bob's secret plan")
+    with pytest.raises(ValueError, match="not one of yours"):
         switch_conversation(db, mine, foreign)
     assert clear_conversation(db, mine, foreign) == 0
+    assert history(db, mine, conversation_id=foreign) == []
+    assert foreign not in [c.id for c in conversations(db, mine)]
 
 
 def test_unknown_roles_are_refused(db: Database) -> None:

@@ -211,3 +211,18 @@ def test_a_copy_of_the_shipped_prompts_saves_back_unchanged(tmp_path: Path) -> N
             path.stem
         )
         assert path.read_text(encoding="utf-8") == text
+
+
+def test_a_persons_own_experts_are_theirs_alone(tmp_path: Path) -> None:
+    from core.experts import experts_for, personal_folder
+
+    shared = tmp_path / "prompts"
+    save_expert("general", expert_template("General"), directory=shared)
+    save_expert("scout", expert_template("Ann's scout"),
+                directory=personal_folder("ann@example.com", shared))
+    anns, problems = experts_for("ann@example.com", shared)
+    assert problems == [] and set(anns) == {"general", "mine:scout"}
+    assert anns["mine:scout"].name == "Ann's scout (yours)"
+    assert set(experts_for("bob@example.com", shared)[0]) == {"general"}
+    assert load_experts(shared)[0].keys() == {"general"}  # not a shared expert
+    assert personal_folder("a.b@x", shared) != personal_folder("a_b@x", shared)

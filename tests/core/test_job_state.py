@@ -22,7 +22,7 @@ def add_job(db: Database, sid: str, job_id: str, **kw: object) -> None:
 
 
 def test_the_newest_jobs_of_the_session_with_counts_and_errors(db: Database) -> None:
-    sid, other = ensure_session(db, None), ensure_session(db, None)
+    sid, other = ensure_session(db, None), ensure_session(db, None, "bob@example.com")
     start = utcnow() - timedelta(minutes=10)
     add_job(db, sid, "a" * 32, status="done", total=3, completed=2, failed=1,
             error="1 of 3 items failed; the others are done.", created_at=start,
@@ -31,7 +31,7 @@ def test_the_newest_jobs_of_the_session_with_counts_and_errors(db: Database) -> 
         s.add(JobItemRow(job_id="a" * 32, idx=1, status="failed", error="Item 2 failed."))
         s.add(JobItemRow(job_id="a" * 32, idx=2, status="failed", error="Item 3 failed."))
     add_job(db, sid, "b" * 32, total=10, completed=4, created_at=start + timedelta(minutes=5))
-    add_job(db, other, "c" * 32)  # another session's job is not reported
+    add_job(db, other, "c" * 32, user="bob@example.com")  # another person's: not reported
 
     newest, older = recent_jobs(db, sid)
     assert (newest.id, newest.status, newest.processed, newest.total, newest.percent) == (

@@ -11,7 +11,7 @@ from store.db import Database
 
 
 def test_a_fact_is_remembered_and_read_back(db: Database) -> None:
-    scope = scope_for(ensure_session(db, None))
+    scope = scope_for(db, ensure_session(db, None))
     fact = remember(db, scope, "name", "  Ann  ")
     assert (fact.scope, fact.key, fact.value) == (scope, "name", "Ann")
     assert fact.updated_at is not None
@@ -21,7 +21,7 @@ def test_a_fact_is_remembered_and_read_back(db: Database) -> None:
 
 
 def test_telling_again_replaces_the_value(db: Database) -> None:
-    scope = scope_for(ensure_session(db, None))
+    scope = scope_for(db, ensure_session(db, None))
     remember(db, scope, "Name", "Ann")
     updated = remember(db, scope, "  name ", "Annie")
     assert updated.value == "Annie"
@@ -43,14 +43,14 @@ def test_keys_become_lowercase_words_joined_by_underscores(raw: str, key: str) -
 
 
 def test_values_keep_to_one_line(db: Database) -> None:
-    scope = scope_for(ensure_session(db, None))
+    scope = scope_for(db, ensure_session(db, None))
     fact = remember(db, scope, "address", "1 Main St\n- ignore: this\tSpringfield")
     assert fact.value == "1 Main St - ignore: this Springfield"
     assert facts_digest(facts(db, scope)).count("\n") == 1
 
 
 def test_forget_removes_only_that_fact(db: Database) -> None:
-    scope = scope_for(ensure_session(db, None))
+    scope = scope_for(db, ensure_session(db, None))
     remember(db, scope, "name", "Ann")
     remember(db, scope, "colour", "green")
     assert forget(db, scope, "Name") is True
@@ -73,21 +73,23 @@ def test_forget_removes_only_that_fact(db: Database) -> None:
 def test_bad_keys_and_values_are_refused_with_a_sentence(
     db: Database, key: str, value: str, message: str
 ) -> None:
-    scope = scope_for(ensure_session(db, None))
+    scope = scope_for(db, ensure_session(db, None))
     with pytest.raises(ValueError, match=message):
         remember(db, scope, key, value)
     assert facts(db, scope) == {}
 
 
 def test_limits_are_inclusive(db: Database) -> None:
-    scope = scope_for(ensure_session(db, None))
+    scope = scope_for(db, ensure_session(db, None))
     remember(db, scope, "k" * 60, "v" * 500)
     assert facts(db, scope) == {"k" * 60: "v" * 500}
 
 
 def test_scopes_are_kept_apart(db: Database) -> None:
-    mine, other = scope_for(ensure_session(db, None)), scope_for(ensure_session(db, None))
-    assert mine != other and mine.startswith("session:")
+    """Memory belongs to a user: two users' facts are apart, whichever tab they use."""
+    mine = scope_for(db, ensure_session(db, None, "ann@example.com"))
+    other = scope_for(db, ensure_session(db, None, "bob@example.com"))
+    assert mine != other and mine == "user:ann@example.com"
     remember(db, mine, "name", "Ann")
     remember(db, other, "name", "Bob")
     assert facts(db, mine) == {"name": "Ann"}
@@ -100,7 +102,7 @@ def test_a_scope_holds_a_bounded_number_of_facts(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(memory, "FACTS_LIMIT", 2)
-    scope = scope_for(ensure_session(db, None))
+    scope = scope_for(db, ensure_session(db, None))
     remember(db, scope, "a", "1")
     remember(db, scope, "b", "2")
     with pytest.raises(ValueError, match="forget one before adding another"):
@@ -109,7 +111,7 @@ def test_a_scope_holds_a_bounded_number_of_facts(
 
 
 def test_concurrent_upserts_of_the_same_key_do_not_clash(db: Database) -> None:
-    scope = scope_for(ensure_session(db, None))
+    scope = scope_for(db, ensure_session(db, None))
     errors: list[BaseException] = []
 
     def worker(n: int) -> None:
@@ -137,3 +139,9 @@ def test_the_digest_lists_facts_one_per_line() -> None:
     assert facts_digest({"name": "Ann", "favourite_colour": "green"}) == (
         "Things the user told you to remember:\n- favourite_colour: green\n- name: Ann"
     )
+
+
+def test_a_new_tab_of_the_local_user_finds_the_facts_of_the_last_one(db: Database) -> None:
+    first, second = ensure_session(db, None), ensure_session(db, None)
+    remember(db, scope_for(db, first), "name", "Ann")
+    assert facts(db, scope_for(db, second)) == {"name": "Ann"}

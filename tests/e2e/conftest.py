@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -47,8 +47,9 @@ def _die_with_parent() -> None:
 
 
 class AppServer:
-    def __init__(self, database_url: str, env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+    def __init__(self, database_url: str, env: dict[str, str] | None = None, *,
+                 port: int | None = None, args: Sequence[str] = ()) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
         self.log_path = Path(database_url.removeprefix("sqlite:///")).with_suffix(".log")
@@ -62,6 +63,7 @@ class AppServer:
                 "--server.headless", "true",
                 "--server.fileWatcherType", "none",
                 "--browser.gatherUsageStats", "false",
+                *args,
             ],
             cwd=ROOT,
             env=environment,

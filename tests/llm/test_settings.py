@@ -83,3 +83,24 @@ def test_unknown_or_malformed_settings_are_refused(db: Database) -> None:
         save(db, privacy_mode="share everything")
     with pytest.raises(SettingsError, match="Models"):
         save(db, models={"gpu": "x"})
+
+
+def test_every_change_of_a_shared_setting_is_recorded_with_who_and_before_and_after(
+    db: Database,
+) -> None:
+    from llm.settings import changes, record_change
+
+    base = RouterSettings()
+    save(db, by="ann@example.com", before=base, daily_budget_usd="2.50")
+    save(db, by="ann@example.com", before=base, daily_budget_usd="2.50")  # no change
+    save(db, by="carol@example.com", before=base, privacy_mode="redact",
+         user_daily_budget_usd="0.10")
+    record_change(db, "ann@example.com", "prices", {"gpt-4o": 2.5}, {"gpt-4o": 3.0})
+    found = [(c.user, c.key, c.old, c.new) for c in reversed(changes(db))]
+    assert found == [
+        ("ann@example.com", "daily_budget_usd", str(base.budget.daily_usd), "2.50"),
+        ("carol@example.com", "privacy_mode", "keep_local", "redact"),
+        ("carol@example.com", "user_daily_budget_usd", None, "0.10"),
+        ("ann@example.com", "prices", {"gpt-4o": 2.5}, {"gpt-4o": 3.0}),
+    ]
+    assert router_settings(db, base).budget.user_daily_usd == Decimal("0.10")

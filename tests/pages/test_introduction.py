@@ -38,12 +38,12 @@ def test_the_assistant_introduces_itself_then_learns_name_and_colour(app_env: st
     at.button[0].click()
     at.run()
     sid = at.session_state.session_id
-    assert facts(get_database(), scope_for(sid))["name"] == "Ann"
+    assert facts(get_database(), scope_for(get_database(), sid))["name"] == "Ann"
 
     at.color_picker[0].pick("#ff8800")
     at.button[1].click()
     at.run()
-    assert facts(get_database(), scope_for(sid))["favourite_colour"] == "#ff8800"
+    assert facts(get_database(), scope_for(get_database(), sid))["favourite_colour"] == "#ff8800"
     assert card_labels(at)[2].endswith("· done") and at.expander[3].proto.expanded is True
 
     # Afterwards Home greets the user by name, with the colour as an accent.

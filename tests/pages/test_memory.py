@@ -18,7 +18,7 @@ def memory_page(app_env: str) -> AppTest:
 
 def test_a_fact_can_be_added_changed_and_forgotten(app_env: str) -> None:
     at = memory_page(app_env)
-    scope = scope_for(at.session_state.session_id)
+    scope = scope_for(get_database(), at.session_state.session_id)
     at.text_input[0].input("Favourite colour")
     at.text_input[1].input("green")
     at.button[0].click()
@@ -44,6 +44,6 @@ def test_a_bad_fact_is_refused_with_a_sentence_and_the_input_kept(app_env: str) 
 
 def test_facts_told_to_the_assistant_are_listed(app_env: str) -> None:
     at = memory_page(app_env)
-    remember(get_database(), scope_for(at.session_state.session_id), "name", "Ann")
+    remember(get_database(), scope_for(get_database(), at.session_state.session_id), "name", "Ann")
     at.run()
     assert at.text_input(key="fact_name").value == "Ann"

@@ -33,11 +33,11 @@ def test_every_kind_of_user_text_saves_on_this_database(db: Database) -> None:
     sid = ensure_session(db, None)
     add_message(db, sid, "user", HOSTILE)
     add_task(db, sid, HOSTILE, notes=HOSTILE)
-    remember(db, scope_for(sid), "company", HOSTILE)
+    remember(db, scope_for(db, sid), "company", HOSTILE)
     record_event(db, sid, "form_submitted", f"Added the task '{HOSTILE}'")
     assert history(db, sid)[0].content == SAVED
     assert [(t.title, t.notes) for t in list_tasks(db, sid)] == [(SAVED, SAVED)]
-    assert facts(db, scope_for(sid))["company"] == SAVED
+    assert facts(db, scope_for(db, sid))["company"] == SAVED
     assert SAVED in recent_events(db, sid, 5)[0].summary
 
 

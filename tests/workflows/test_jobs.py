@@ -224,9 +224,12 @@ def test_a_second_job_of_the_same_kind_is_refused_while_one_runs(db: Database) -
     with pytest.raises(JobError, match="^A Long job is already running; wait for it or cancel"):
         start_job(db, sid, KIND, TITLE, [3], gates.work)
     assert latest_job(db, sid, KIND).id == job_id  # the refused one left nothing behind
-    # Another kind, or another session, may run alongside.
+    # Another kind, or another user, may run alongside; another tab of this user may not.
     side = start_job(db, sid, "other_job", "Other job", [1], lambda ctx, item: item)
-    elsewhere = start_job(db, ensure_session(db, None), KIND, TITLE, [1], lambda c, i: i)
+    with pytest.raises(JobError, match="^A Long job is already running"):
+        start_job(db, ensure_session(db, None), KIND, TITLE, [3], gates.work)
+    elsewhere = start_job(db, ensure_session(db, None, "bob@example.com"), KIND, TITLE, [1],
+                          lambda c, i: i)
     gates.open(0, 1)
     for each in (job_id, side, elsewhere):
         wait_finished(db, each)
@@ -244,7 +247,8 @@ def test_latest_job_returns_the_newest_of_the_session_and_kind(db: Database) -> 
     wait_finished(db, second)
     assert latest_job(db, sid, KIND).id == second
     assert latest_job(db, sid, "other_job") is None
-    assert latest_job(db, ensure_session(db, None), KIND) is None
+    assert latest_job(db, ensure_session(db, None), KIND).id == second  # another tab: found
+    assert latest_job(db, ensure_session(db, None, "bob@example.com"), KIND) is None
 
 
 def test_bad_requests_are_refused_with_sentences(db: Database) -> None:
@@ -387,7 +391,8 @@ def _running_job_of(db: Database, worker: str) -> str:
     from store.db import utcnow
     from store.models import JobRow
 
-    sid = ensure_session(db, None)
+    # A person of its own: one person runs one job of a kind at a time.
+    sid = ensure_session(db, None, f"{worker.split(':')[1]}@example.com")
     job_id = start_job(db, sid, KIND, TITLE, [1], lambda ctx, item: item)
     wait_finished(db, job_id)
     with db.write() as s:

@@ -61,9 +61,12 @@ def test_a_failed_step_keeps_its_note_and_drafts_are_kept(db: Database) -> None:
     assert get_run(db, sid, "analysis", STEPS).step_data("aspects") == ["Pricing"]
 
 
-def test_restart_archives_the_run_and_runs_are_per_session(db: Database) -> None:
-    sid, other = ensure_session(db, None), ensure_session(db, None)
+def test_restart_archives_the_run_and_runs_are_per_user(db: Database) -> None:
+    sid, other = ensure_session(db, None), ensure_session(db, None, "bob@example.com")
     run = complete_step(db, get_run(db, sid, "analysis", STEPS), "competitors", ["Acme"])
     fresh = restart(db, sid, "analysis", STEPS)
     assert fresh.id != run.id and fresh.step_data("competitors") is None
     assert get_run(db, other, "analysis", STEPS).step_data("competitors") is None
+    complete_step(db, fresh, "competitors", ["Acme"])
+    another_tab = ensure_session(db, None)  # the same (local) user: the same run
+    assert get_run(db, another_tab, "analysis", STEPS).step_data("competitors") == ["Acme"]
