@@ -2,9 +2,10 @@
 call, no spend at all, or months of calls.
 
 Plotly picks its own axes from the data, which fails a dashboard on the first day: a
-single day's bar gets x-ticks of "23:59:59.9996", a spend of $0 everywhere a −1…1 y-axis,
-a sparkline of one point two vertical lines. These figures fix their axes to days and
-dollars, start money at zero, and leave out what one point cannot show.
+single day's bar is drawn a millisecond wide under x-ticks of "23:59:59.9996", a spend
+of $0 everywhere gets a −1…1 y-axis, a sparkline of one point two vertical lines. These
+figures fix their axes to days and dollars, give a day's bar a day's width, start money
+at zero, and leave out what one point cannot show.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import plotly.graph_objects as go
 
 TIER_COLOURS = {"embedded": "#2a9d8f", "local": "#e9c46a", "cloud": "#e76f51"}
 DAY_MS = 86_400_000
+BAR_WIDTH_MS = int(DAY_MS * 0.8)  # set: Plotly sizes a lone bar on a date axis to ~0
 DAILY_TICKS_UP_TO = 14  # days: a tick a day; beyond, Plotly spaces the date ticks itself
 
 
@@ -58,6 +60,7 @@ def stacked_by_tier(days: pd.DataFrame, value: str, title: str) -> go.Figure:
     """One bar per day, stacked by tier."""
     figure = go.Figure(
         [go.Bar(x=part["day"], y=part[value], name=tier, marker_color=TIER_COLOURS.get(tier),
+                width=BAR_WIDTH_MS,
                 hovertemplate="%{x|%d %b %Y}: $%{y:.4f}<extra>" + str(tier) + "</extra>")
          for tier, part in days.groupby("tier", sort=False)],
         layout={"title": title, "barmode": "relative", "legend_title": "Tier"},

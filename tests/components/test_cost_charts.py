@@ -29,6 +29,7 @@ def test_one_day_is_one_bar_under_one_date_tick() -> None:
     assert axis.type == "date" and axis.tickformat == "%d %b" and axis.dtick == DAY_MS
     start, end = (pd.Timestamp(x) for x in axis.range)
     assert end - start == pd.Timedelta(days=1)  # half a day either side, not a millisecond
+    assert figure.data[0].width == 0.8 * DAY_MS  # the bar is most of its day wide
     assert figure.layout.yaxis.tickprefix == "$"
 
 
