@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BENCHMARKS = ("embedded", "router", "cost", "privacy", "linkgraph", "ui", "routing", "load")
+BENCHMARKS = ("embedded", "router", "cost", "privacy", "linkgraph", "ui", "routing", "load",
+              "pages")
 
 
 @dataclass
