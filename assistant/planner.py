@@ -181,6 +181,9 @@ def plan_actions(
         origin=origin,
         max_tokens=PLAN_TOKENS,
         temperature=0.0,
+        # Its arguments name pages and cards the prompt lists, and copied examples are
+        # caught by the grounding check (``_ungrounded``): no instruction-echo check here.
+        instructions=(),
     )
     try:
         result = router.complete(request)

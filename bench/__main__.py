@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
     parser.add_argument("--subset", type=int, metavar="N", help="routing: replay N prompts per set")
     parser.add_argument("--seconds", type=float, metavar="S", help="load: seconds per phase")
+    parser.add_argument("--passes", type=int, metavar="N", help="pages: passes over the pages")
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if args.names == ["all"] else args.names
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -25,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name} ==", flush=True)
         module = importlib.import_module(f"bench.{name}")
         accepted = inspect.signature(module.run).parameters
-        options = {k: v for k, v in (("subset", args.subset), ("seconds", args.seconds))
+        options = {k: v for k, v in (("subset", args.subset), ("seconds", args.seconds),
+                                     ("passes", args.passes))
                    if v is not None and k in accepted}
         section = module.run(**options)
         print(section.markdown())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -312,12 +313,26 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
 _stops = itertools.count()  # keys of the Stop buttons: unique within a run, and across runs
 
 
+_AFTER_REPLY = "after_reply"
+
+
+def after_reply(refresh: Callable[[], None]) -> None:
+    """Run ``refresh`` again once this run has answered a chat message: the reply streams
+    after the page is drawn, so a figure the page drew before it (Home's "Model calls
+    today") would otherwise be one call behind until the next run."""
+    st.session_state[_AFTER_REPLY] = (st.session_state.get("current_page"), refresh)
+
+
 def answer_pending_message(db: Database, session_id: str) -> None:
     """Stream the replies to the messages sent since the last answer, oldest first (after
-    the page was drawn)."""
+    the page was drawn); then redraw what the page asked to (``after_reply``)."""
+    page, refresh = st.session_state.pop(_AFTER_REPLY, None) or (None, None)
     queued = st.session_state.get("chat_prompts", [])
+    answered = bool(queued)
     while queued:
         _answer(db, session_id, queued)
+    if answered and refresh is not None and page == st.session_state.get("current_page"):
+        refresh()
 
 
 def _answer(db: Database, session_id: str, queued: list[str]) -> None:

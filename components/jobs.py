@@ -1,14 +1,24 @@
-"""Showing a background job on a page: a progress bar polled by a fragment, a start
-button that stays locked while the job runs, and cancel."""
+"""Showing a background job on a page: a progress bar polled by a fragment, with the time
+it has been running, a start button that stays locked while the job runs, and cancel."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from components.session import database
+from store.db import utcnow
 from workflows.jobs import Job, get_job
 
 FINISHED = ("done", "failed", "cancelled", "interrupted")
+
+
+def elapsed(job: Job) -> str:
+    """How long the job has run, as " · 1 min 05 s" ("" before it has started)."""
+    if job.started_at is None:
+        return ""
+    seconds = max(0, int((utcnow() - job.started_at.replace(tzinfo=None)).total_seconds()))
+    minutes, seconds = divmod(seconds, 60)
+    return f" · {minutes} min {seconds:02d} s" if minutes else f" · {seconds} s"
 
 
 def _show(job: Job) -> None:
@@ -17,7 +27,7 @@ def _show(job: Job) -> None:
         label += f" ({job.failed} failed)"
     st.progress(job.progress, text=label)
     if job.status == "running":
-        st.status(f"Running… {job.progress:.0%}", state="running")
+        st.status(f"Running… {job.progress:.0%}{elapsed(job)}", state="running")
     elif job.status == "done":
         st.success(f"Finished: {job.completed} of {job.total} items done.")
     elif job.status == "cancelled":

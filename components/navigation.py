@@ -45,3 +45,10 @@ def page_path(title: str) -> str | None:
         if name.lower() == wanted:
             return path
     return None
+
+
+def page_routes() -> list[tuple[str, str]]:
+    """(title, URL path) of every page, as ``st.navigation`` serves them: the default page
+    at the root, the others at their file's name (``/link_graph``)."""
+    return [(title, "" if index == 0 else path.removeprefix("pages/").removesuffix(".py"))
+            for index, (path, title, _) in enumerate(_PAGES)]

@@ -77,6 +77,22 @@ def _add_comment(db: Database, message: Message, router: object) -> None:
         )
 
 
+def narrate_once(db: Database, session_id: str, text: str, *, kind: str = "info",
+                 source: str | None = None) -> Message | None:
+    """``narrate`` unless the session's chat already has this very note (a step done
+    again, or a run redone after it was cut short, says its news once)."""
+    text = " ".join(str(text).split())[:MAX_LENGTH]
+    with db.read() as s:
+        said = s.scalar(
+            select(MessageRow.id)
+            .where(MessageRow.session_id == session_id, MessageRow.role == "narration",
+                   MessageRow.content == text)
+            .limit(1)
+        )
+    return None if said is not None else narrate(db, session_id, text, kind=kind,
+                                                 source=source)
+
+
 def recent_narration(db: Database, session_id: str, seconds: float) -> bool:
     """Whether anything was narrated in the session within the last ``seconds``."""
     since = utcnow() - timedelta(seconds=seconds)

@@ -22,7 +22,8 @@ in turn. It decides, in this order, and writes down why at each step:
    thumbs, ``llm/calibration.py``) decide whether it starts a tier higher ("looks like
    multi-step arithmetic: difficulty 0.81 above 0.62 → cloud");
 6. cascade — an answer that fails validation (empty, cut off, refused, invalid JSON
-   after one repair attempt) goes one tier up. A weak tier's answer to a checked purpose
+   after one repair attempt, a repeat of its instructions or placeholder text:
+   ``llm.validation``) goes one tier up. A weak tier's answer to a checked purpose
    (extract, analyze, summarize) whose ``llm.quality.confidence`` is below the target's
    threshold goes one tier up too, both attempts booked; a streamed chat answer cannot be
    taken back, so a low-confidence one carries a ``caution`` and the tier that could
@@ -60,7 +61,7 @@ from llm.ledger import Budget, BudgetRefusal, CallRecord
 from llm.prices import PriceTable, format_usd, load_prices, usd
 from llm.providers import TIER_ORDER, get_provider, registered_tiers
 from llm.providers.base import ChatRequest, Provider, Reply, Usage, estimate_tokens
-from llm.validation import check
+from llm.validation import Instructions, check
 from store.db import Database
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,17 @@ class LLMRequest:
     # "Ask a stronger model": the request this one re-asks, and why it went up.
     parent_request_id: str | None = None
     escalation: str | None = None
+    # Text an answer must not repeat. None: the system prompt. A step whose instructions
+    # are in the user message names them (data quoted as JSON strings is left out).
+    instructions: tuple[str, ...] | None = None
+
+    def instruction_text(self) -> tuple[str, ...]:
+        """What the answer check treats as this request's instructions."""
+        if self.instructions is not None:
+            return self.instructions
+        if self.context is not None:
+            return (self.context.system_prompt,)
+        return tuple(m.get("content", "") for m in self.messages if m.get("role") == "system")
 
     def __post_init__(self) -> None:
         if self.context is None:
@@ -611,6 +623,7 @@ class Router:
         stream.difficulty, stream.raised_by_difficulty = plan.difficulty, plan.raised_by_difficulty
         redaction = private.redaction
         answer_checked = request.purpose in CHECKED_PURPOSES + CAUTIONED_PURPOSES
+        instructions = Instructions(request.instruction_text())
         fitted_before: FittedContext | None = None  # the last attempt's fitted context
         attempt_no = 0
         position = 0
@@ -726,7 +739,7 @@ class Router:
 
                 self.health.record_success(tier)
                 text = redaction.restore(reply.text) if restoring else reply.text
-                verdict = check(text, reply.finish_reason, request.schema)
+                verdict = check(text, reply.finish_reason, request.schema, instructions)
                 if verdict.ok:
                     judged = self._judge(request, candidates[position:], tier, text, reply)
                     if judged.escalate_to:
@@ -833,11 +846,21 @@ class Router:
                        f"Ask a stronger model ({higher[0]}) to check it.")
         else:
             caution = (f"This answer may be wrong: the answer check puts it at {doubt}, and "
-                       f"no stronger model can answer here. {self._what_would_help(tier)}")
+                       f"no stronger model can answer here. {self.what_would_help(tier)}")
         return _Judgement(score, caution=caution, stronger=higher[0] if higher else None,
                           reason=f"The {tier} answer may be unreliable ({doubt}).")
 
-    def _what_would_help(self, tier: str) -> str:
+    def strongest_available(self) -> str | None:
+        """The strongest tier that could answer now (the cloud only if it is allowed)."""
+        for tier in reversed(self.tiers()):
+            if tier == "cloud" and not self.settings.allow_cloud:
+                continue
+            if self._available(tier)[0]:
+                return tier
+        return None
+
+    def what_would_help(self, tier: str) -> str:
+        """A sentence on what would make a stronger tier than ``tier`` answer."""
         tiers = self.tiers()
         if tier == "embedded" and ("local" not in tiers or not self._available("local")[0]):
             help_ = "Start Ollama (`ollama serve`) for a stronger local model"

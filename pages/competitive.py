@@ -4,14 +4,16 @@ from components.buttons import pressed
 from components.cards import step_card
 from components.events import record
 from components.jobs import job_progress
-from components.llm import router
+from components.llm import limit_note, router
 from components.session import database, session_id
 from core.exports import to_csv
 from core.tasks import list_tasks
 from llm.router import Origin, RouteError
 from workflows.competitive import (
+    ANALYSIS_NEEDS,
     COLUMN_LABELS,
     DEFAULT_ASPECTS,
+    SUGGEST_NEEDS,
     analysis_items,
     analysis_job_work,
     parse_aspects,
@@ -61,6 +63,7 @@ with step_card(run, "competitors", "Competitors"):
         open_tasks = [t.title for t in list_tasks(db, sid, include_done=False)]
         from_tasks = st.multiselect("…or take them from your open tasks", open_tasks,
                                     key="ca_from_tasks")
+        limit_note(SUGGEST_NEEDS)
         if suggest := pressed("Suggest competitors from my business", "ca_suggest",
                               icon=":material/lightbulb:"):
             try:
@@ -70,6 +73,10 @@ with step_card(run, "competitors", "Competitors"):
             except (ValueError, RouteError) as exc:
                 st.error(str(exc))
                 record("error_shown", str(exc))
+            else:
+                if not st.session_state.ca_suggestions:
+                    st.warning("The model suggested no usable competitor names; type them "
+                               "instead, or try again with a stronger model.")
         suggested = st.multiselect("…or pick from the suggestions",
                                    st.session_state.get("ca_suggestions", []),
                                    default=st.session_state.get("ca_suggestions", []),
@@ -115,8 +122,10 @@ with step_card(run, "analysis", "Analysis"):
     else:
         competitors = run.step_data("competitors")
         work = analysis_job_work(router())
-        start, stop, resume = st.columns(3)
         locked = running or run.done("analysis")
+        if not locked:
+            limit_note(ANALYSIS_NEEDS)
+        start, stop, resume = st.columns(3)
         if pressed("Running…" if running else "Analyse", "ca_start", where=start,
                    type="primary", disabled=locked, icon=":material/play_arrow:") and not locked:
             items = analysis_items(competitors["names"], run.step_data("aspects"),

@@ -1,13 +1,19 @@
 from datetime import datetime, time, timedelta
-from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from components.auth import sign_in_required
 from components.budget import show_budget
 from components.buttons import downloaded, pressed
+from components.cost_charts import (
+    frame,
+    latency,
+    route_reasons,
+    sparkline,
+    spend_and_savings,
+    stacked_by_tier,
+)
 from components.events import record
 from components.llm import router
 from components.quality import quality_section
@@ -21,33 +27,6 @@ from store.db import Database, utcnow
 TABLE_ROWS = 500
 BREAKDOWNS = ("model", "page", "purpose", "user")
 PICKED = ("tier", "model", "page", "status")
-TIER_COLOURS = {"embedded": "#2a9d8f", "local": "#e9c46a", "cloud": "#e76f51"}
-
-
-def frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows as a frame for a chart or the table: Decimal money becomes float."""
-    data = pd.DataFrame(rows)
-    for column in data.columns:
-        if column.endswith("_usd"):
-            data[column] = data[column].astype(float)
-    return data
-
-
-def stacked_by_tier(days: pd.DataFrame, value: str, title: str) -> go.Figure:
-    return go.Figure(
-        [go.Bar(x=part["day"], y=part[value], name=tier, marker_color=TIER_COLOURS.get(tier))
-         for tier, part in days.groupby("tier", sort=False)],
-        layout={"title": title, "barmode": "relative", "legend_title": "Tier"},
-    )
-
-
-def spend_and_savings(parts: pd.DataFrame, by: str) -> go.Figure:
-    return go.Figure(
-        [go.Bar(x=parts[value], y=parts[by], name=name, orientation="h", customdata=parts["calls"],
-                hovertemplate="%{y}: $%{x:.4f} (%{customdata:,} calls)<extra></extra>")
-         for value, name in (("cost_usd", "Spend"), ("savings_usd", "Savings"))],
-        layout={"title": f"Spend and savings by {by} (USD)", "barmode": "group"},
-    )
 
 
 @st.cache_data(show_spinner="Adding up the ledger…", max_entries=32)
@@ -123,12 +102,12 @@ else:
         days = frame(found["days"])
         daily = days.groupby("day")[["cost_usd", "savings_usd"]].sum()
         row = st.columns(5, border=True)
-        row[0].metric("Spend", format_usd(sums.cost_usd), chart_data=daily["cost_usd"].tolist(),
+        row[0].metric("Spend", format_usd(sums.cost_usd), chart_data=sparkline(daily["cost_usd"]),
                       chart_type="bar")
         row[1].metric("All-cloud cost", format_usd(sums.counterfactual_usd),
                       help="The same tokens priced on the reference cloud model.")
         row[2].metric("Savings", format_usd(sums.savings_usd),
-                      chart_data=daily["savings_usd"].tolist(), chart_type="bar")
+                      chart_data=sparkline(daily["savings_usd"]), chart_type="bar")
         row[3].metric("Saved", "–" if sums.savings_share is None else f"{sums.savings_share:.1%}",
                       help="Savings as a share of the all-cloud cost.")
         row[4].metric("Calls", f"{sums.calls:,}",
@@ -136,8 +115,8 @@ else:
         row = st.columns(5, border=True)
         row[0].metric("Cloud share of calls", f"{cloud['call_share']:.1%}")
         row[1].metric("Cloud share of tokens", f"{cloud['token_share']:.1%}")
-        row[2].metric("Latency p50", "–" if p50 is None else f"{p50:,} ms")
-        row[3].metric("Latency p95", "–" if p95 is None else f"{p95:,} ms")
+        row[2].metric("Latency p50", latency(p50))
+        row[3].metric("Latency p95", latency(p95))
         row[4].metric("Escalation rate", "–" if rate is None else f"{rate:.1%}",
                       help="Escalated attempts per request: answers that failed validation and "
                            "were repaired or sent to a stronger tier.")
@@ -150,13 +129,7 @@ else:
                            parts, strict=True):
             tab.plotly_chart(spend_and_savings(frame(found[by]), by))
         reasons = frame(found["reasons"])
-        st.plotly_chart(go.Figure(
-            go.Bar(x=reasons["calls"], y=reasons["reason"], orientation="h",
-                   customdata=reasons["cost_usd"],
-                   hovertemplate="%{y}<br>%{x:,} calls, $%{customdata:.4f}<extra></extra>"),
-            layout={"title": "Most common route reasons (calls)", "height": 120 + 32 * len(reasons),
-                    "yaxis": {"autorange": "reversed"}, "margin": {"l": 0}},
-        ))
+        st.plotly_chart(route_reasons(reasons))
 
         st.subheader("Ledger")
         table = frame(found["table"])

@@ -1,6 +1,7 @@
 import streamlit as st
 
 from components.auth import sign_in_required
+from components.chat import after_reply
 from components.navigation import workflow_pages
 from components.profile import accent_bar, known_facts
 from components.session import database, session_id, user_here
@@ -25,15 +26,24 @@ st.subheader("Models")
 render_tier_status()
 
 st.subheader("Today")
-# With sign-in each person sees their own spend (admins see everyone's on Costs).
-today = totals(db, Filters(since=day_start(utcnow()),
-                           user=user_here() if sign_in_required() else None))
-spend, saved, calls = st.columns(3)
-spend.metric("Spent on models today", format_usd(today.cost_usd))
-saved.metric("Saved against all-cloud", format_usd(today.savings_usd),
-             f"{today.savings_share:.0%}" if today.savings_share is not None else None,
-             delta_color="off")
-calls.metric("Model calls today", f"{today.calls:,}")
+today_box = st.empty()
+
+
+def draw_today() -> None:
+    # With sign-in each person sees their own spend (admins see everyone's on Costs).
+    today = totals(db, Filters(since=day_start(utcnow()),
+                               user=user_here() if sign_in_required() else None))
+    spend, saved, calls = today_box.container().columns(3)
+    spend.metric("Spent on models today", format_usd(today.cost_usd))
+    saved.metric("Saved against all-cloud", format_usd(today.savings_usd),
+                 f"{today.savings_share:.0%} less than all-cloud"
+                 if today.savings_share is not None else None,
+                 delta_color="off", delta_arrow="off")
+    calls.metric("Model calls today", f"{today.calls:,}")
+
+
+draw_today()
+after_reply(draw_today)  # a reply streamed after this page is counted at once
 
 left, right = st.columns(2)
 with left:

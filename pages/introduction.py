@@ -3,13 +3,20 @@ import streamlit as st
 from components.buttons import pressed, submitted
 from components.cards import step_card
 from components.events import record
-from components.llm import router
+from components.llm import ask_for_text
 from components.profile import accent_bar, css_colour
 from components.session import database, session_id
 from core.conversation import add_message
+from core.exports import markdown_text
 from core.memory import remember, scope_for
-from llm.router import Origin, RouteError
-from workflows.introduction import STEPS, greeting_request, introduction_request
+from llm.router import Origin
+from workflows.introduction import (
+    INTRODUCTION,
+    STEPS,
+    greeting_request,
+    introduction_request,
+    welcome_line,
+)
 from workflows.runs import complete_step, get_run, restart
 
 db, sid = database(), session_id()
@@ -18,17 +25,7 @@ origin = Origin(session_id=sid, page="Introduction", workflow="introduction")
 
 st.title("Introduction")
 st.caption("Meet the assistant. It will remember your name and favourite colour.")
-
-
-def ask_model(request) -> str | None:  # noqa: ANN001
-    try:
-        stream = router().stream(request)
-        text = st.write_stream(p for p in stream if isinstance(p, str))
-    except RouteError as exc:
-        st.error(str(exc))
-        record("error_shown", str(exc))
-        return None
-    return str(text).strip()
+WRITING = "The assistant is writing…"
 
 
 with step_card(run, "meet", "Meet the assistant"):
@@ -37,10 +34,10 @@ with step_card(run, "meet", "Meet the assistant"):
         st.markdown(intro)
     elif hello := pressed("Say hello", "intro_hello", icon=":material/waving_hand:"):
         with hello.redo_if_cut_short():  # the reply streams: a cut-short run asks again
-            intro = ask_model(introduction_request(origin))
+            intro = ask_for_text(introduction_request(origin), WRITING, INTRODUCTION)
         if intro:
             add_message(db, sid, "assistant", intro, meta={"source": "introduction"})
-            complete_step(db, run, "meet", intro)
+            complete_step(db, run, "meet", intro, stay_open=True)
             record("step_completed", "The assistant introduced itself")
             st.rerun()
 
@@ -69,16 +66,18 @@ with step_card(run, "welcome", "All set"):
     if run.done("colour"):
         accent_bar(css_colour(run.step_data("colour")))
         welcome = run.step_data("welcome")
+        st.markdown(markdown_text(welcome_line(run.step_data("name"), run.step_data("colour"))))
         if welcome:
             st.markdown(welcome)
-        elif hear := pressed("Hear from the assistant", "intro_welcome"):
+        elif not run.done("welcome") and (
+                hear := pressed("Hear from the assistant", "intro_welcome")):
             with hear.redo_if_cut_short():
-                welcome = ask_model(greeting_request(run.step_data("name"),
-                                                     run.step_data("colour"), origin))
-            if welcome:
-                complete_step(db, run, "welcome", welcome)
-                record("step_completed", "Finished the introduction")
-                st.rerun()
+                welcome = ask_for_text(greeting_request(run.step_data("name"),
+                                                        run.step_data("colour"), origin),
+                                       WRITING, "")
+            complete_step(db, run, "welcome", welcome, stay_open=True)
+            record("step_completed", "Finished the introduction")
+            st.rerun()
     else:
         st.caption("Tell the assistant your name and colour first.")
 

@@ -6,21 +6,22 @@ import streamlit as st
 from components.buttons import pressed
 from components.cards import step_card
 from components.events import record
-from components.llm import router
 from components.mapping import column_mapping_form
+from components.scan_reading import read_the_scan
 from components.session import database, session_id
 from core.csvfiles import CSVError
 from core.exports import to_csv
 from linkgraph.draw import MAX_EDGES, MAX_NODES, choose_nodes, interactive_figure, overview_figure
 from linkgraph.load import MappingNeeded
 from linkgraph.measure import distributions
-from linkgraph.reading import finish_reading, headline, start_reading
+from linkgraph.reading import headline
 from linkgraph.scan import EDGE_LABELS, NODE_LABELS, Scan
 from linkgraph.uploads import keep_files, keep_sample, mapping_role, scan_kept
-from llm.router import RouteError
 from workflows.runs import complete_step, get_run, restart, revert_step
 
 STEPS = ("upload", "signs", "drawing", "reading", "export")
+SCORE_COLUMNS = {"value": st.column_config.NumberColumn("Score", format="%.4f", width="small"),
+                 "url": st.column_config.TextColumn("URL")}
 db, sid = database(), session_id()
 run = get_run(db, sid, "link_graph", STEPS)
 
@@ -103,13 +104,15 @@ with step_card(run, "signs", "Vital signs"):
         cols[1].metric("Links", f"{summary['edges']:,}")
         only = summary["orphans"].get("only_in_metadata", 0)
         cols[2].metric("Orphans", f"{summary['orphans']['count']:,}",
-                       f"{summary['orphans']['percent']}%", delta_color="off",
+                       f"{summary['orphans']['percent']:g} % of pages", delta_color="off",
+                       delta_arrow="off",
                        help=f"{only:,} of them appear only in the metadata, linked from "
                        "nowhere." if only else None)
         cols[3].metric("Dead ends", f"{summary['dead_ends']['count']:,}",
-                       f"{summary['dead_ends']['percent']}%", delta_color="off")
+                       f"{summary['dead_ends']['percent']:g} % of pages", delta_color="off",
+                       delta_arrow="off")
         cols[4].metric("Unreachable", f"{summary['unreachable_from_start']['count']:,}",
-                       f"from {summary['start_page']}", delta_color="off")
+                       f"from {summary['start_page']}", delta_color="off", delta_arrow="off")
         cols[5].metric("Components", f"{summary['components']['count']:,}")
         depth = summary["click_depth"]
         st.plotly_chart(px.bar(x=list(depth), y=list(depth.values()),
@@ -124,7 +127,8 @@ with step_card(run, "signs", "Vital signs"):
                                               ("Top authorities", "top_authorities")],
                                         strict=True):
             column.markdown(f"**{title}**")
-            column.dataframe(summary[key], hide_index=True, width="stretch")
+            column.dataframe(summary[key], hide_index=True, width="stretch",
+                             column_order=("value", "url"), column_config=SCORE_COLUMNS)
         if not run.done("signs") and pressed("Looks right", "lg_signs_ok"):
             complete_step(db, run, "signs")
             record("step_completed", headline(summary))
@@ -154,7 +158,7 @@ with step_card(run, "drawing", "Drawing"):
                  "" if small else f"The top {len(nodes):,} pages by {metric}")
         st.plotly_chart(interactive_figure(scan.table, scan.positions, g.src, g.dst, metric,
                                            nodes, title=title), width="stretch")
-        if not run.done("drawing") and pressed("Drawn", "lg_drawn"):
+        if not run.done("drawing") and pressed("Done with the drawing", "lg_drawn"):
             complete_step(db, run, "drawing")
             record("step_completed", f"Drew the link graph by {metric}")
             st.rerun()
@@ -163,21 +167,7 @@ with step_card(run, "reading", "Read the scan"):
     if scan is None:
         st.caption("Upload an edge list first.")
     else:
-        reading = run.step_data("reading")
-        if reading:
-            st.markdown(reading)
-        if read := pressed("Read the scan" if not reading else "Read it again", "lg_read",
-                           icon=":material/radiology:"):
-            try:
-                with read.redo_if_cut_short():  # the reading streams: a cut-short run reads again
-                    text = st.write_stream(start_reading(router(), db, sid, scan))
-            except RouteError as exc:
-                st.error(str(exc))
-                record("error_shown", str(exc))
-            else:
-                complete_step(db, run, "reading", finish_reading(db, sid, text))
-                record("step_completed", "The assistant read the link-graph scan")
-                st.rerun()
+        read_the_scan(run, scan)
 
 with step_card(run, "export", "Export"):
     if scan is None:

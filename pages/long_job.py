@@ -24,9 +24,10 @@ st.caption(
 
 with step_card(run, "run", "Run the long job"):
     left, right = st.columns(2)
-    count = left.number_input("Items", 2, 200, long_job.DEFAULT_ITEMS, disabled=running)
-    seconds = right.number_input("Seconds per item", 0.1, 30.0, long_job.DEFAULT_SECONDS,
-                                 step=0.5, disabled=running)
+    shape = long_job.shape(db, job)  # the job's own items and seconds, after a reload too
+    count = left.number_input("Items", 2, 200, shape[0], disabled=running)
+    seconds = right.number_input("Seconds per item", 0.1, 30.0, shape[1], step=0.5,
+                                 disabled=running)
     start, stop, resume = st.columns(3)
     if pressed("Running…" if running else "Start", "long_job_start", where=start,
                type="primary", disabled=running, icon=":material/play_arrow:"):

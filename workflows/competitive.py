@@ -26,7 +26,9 @@ import pandas as pd
 
 from core.experts import Expert, load_expert
 from core.exports import LIST_SEPARATOR, markdown_text
+from llm.limits import StepNeed
 from llm.router import LLMRequest, Origin, Router
+from llm.validation import Instructions, placeholder_text
 from workflows.jobs import mark_kind, register_kind
 
 EXPERT_SLUG = "competitive_analyst"
@@ -44,6 +46,9 @@ MAX_SUGGESTIONS = 8
 ANALYSIS_MAX_TOKENS = 350
 SUGGEST_MAX_TOKENS = 200
 BUSINESS_EXAMPLE = "We sell accounting software to independent bakeries."
+# The weakest tier that does each step well (llm.limits): below it the page warns first.
+SUGGEST_NEEDS = StepNeed("local", "suggests made-up or unusable competitor names")
+ANALYSIS_NEEDS = StepNeed("local", "writes poor analyses")
 
 _POINTS: dict[str, Any] = {
     "type": "array",
@@ -187,8 +192,11 @@ def _expert_request(
     expert: Expert, user: str, purpose: str, schema: dict[str, Any], origin: Origin,
     max_tokens: int,
 ) -> LLMRequest:
-    """The expert's system prompt, one user message, and the expert's tier and temperature."""
+    """The expert's system prompt, one user message, and the expert's tier and temperature.
+    Both are instructions an answer must not repeat (the user's data in the message is
+    quoted as JSON strings, which the answer check leaves out)."""
     return LLMRequest(
+        instructions=(expert.system_prompt, user),
         messages=[
             {"role": "system", "content": expert.system_prompt},
             {"role": "user", "content": user},
@@ -288,7 +296,37 @@ def suggest_competitors(
     request = _expert_request(expert, user, "extract", SUGGEST_SCHEMA, origin, SUGGEST_MAX_TOKENS)
     data = router.complete(request).data or {}
     names, _ = parse_competitors("\n".join(str(n) for n in data.get("competitors", [])))
-    return names[:MAX_SUGGESTIONS]
+    kept, _ = usable_suggestions(names, about, Instructions(request.instruction_text()))
+    return kept[:MAX_SUGGESTIONS]
+
+
+MAX_SUGGESTION_WORDS = 6
+
+
+def usable_suggestions(names: Sequence[str], business: str,
+                       instructions: Instructions) -> tuple[list[str], list[str]]:
+    """The suggested names that can be names, and those left out: a name is no echo of the
+    user's own sentence (nor a large part of it), no instruction text, no placeholder,
+    and a name rather than a sentence (at most six words)."""
+    own = {w for w in re.findall(r"[^\W_]+", business.casefold()) if len(w) > 3}
+    kept, dropped = [], []
+    for name in names:
+        words = re.findall(r"[^\W_]+", name.casefold())
+        long_words = [w for w in words if len(w) > 3]
+        echoes_business = bool(long_words) and (
+            name.casefold().strip(" .") in business.casefold()
+            or sum(w in own for w in long_words) * 2 > len(long_words) >= 2)
+        if (not words or len(words) > MAX_SUGGESTION_WORDS or echoes_business
+                or instructions.echo(name) or placeholder_text(name)
+                or any(w in _INSTRUCTION_WORDS for w in words)):
+            dropped.append(name)
+        else:
+            kept.append(name)
+    return kept, dropped
+
+
+# Words a competitor list copied from its own request is made of, never a company's name.
+_INSTRUCTION_WORDS = frozenset({"competitor", "competitors", "names", "json", "reply"})
 
 
 # -- results -------------------------------------------------------------------------------

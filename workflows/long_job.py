@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from workflows.jobs import JobContext, job_kind
+from workflows.jobs import Job, JobContext, job_items, job_kind
 
 KIND = "long_job"
 DEFAULT_ITEMS = 12
@@ -33,3 +33,13 @@ def work(ctx: JobContext, item: Any) -> dict[str, Any]:
 
 def items(count: int, seconds: float) -> list[dict[str, Any]]:
     return [{"n": n + 1, "seconds": seconds} for n in range(count)]
+
+
+def shape(db: Any, job: Job | None) -> tuple[int, float]:
+    """The item count and seconds per item of ``job`` (the defaults when there is none),
+    so the form shows what the job it locks is doing, after a reload too."""
+    if job is None:
+        return DEFAULT_ITEMS, DEFAULT_SECONDS
+    first = next(iter(job_items(db, job.id)), None)
+    seconds = float(first.input.get("seconds", DEFAULT_SECONDS)) if first else DEFAULT_SECONDS
+    return max(2, min(200, job.total)), max(0.1, min(30.0, seconds))

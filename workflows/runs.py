@@ -5,6 +5,10 @@ run resumes after a reload: finished steps stay finished, their data stays, and 
 cards stay open or closed as the user (or the assistant) left them. Finishing a step
 closes its card and opens the next waiting one; reverting a step sends it and every
 step after it back to waiting, so they can be redone.
+
+A step whose result is what the user came for (a model's reading, a greeting) finishes
+with ``stay_open=True``: its card stays open on the result, and closes only when the user
+moves on (finishes a later step) or closes it.
 """
 
 from __future__ import annotations
@@ -106,11 +110,19 @@ def _change(db: Database, run: Run, change: Any) -> Run:
     return Run(run.id, run.workflow, run.order, steps, data)
 
 
-def complete_step(db: Database, run: Run, key: str, data: Any = None, note: str = "") -> Run:
-    """Mark ``key`` done with its data; close its card and open the next waiting step."""
+def complete_step(db: Database, run: Run, key: str, data: Any = None, note: str = "",
+                  *, stay_open: bool = False) -> Run:
+    """Mark ``key`` done with its data; close its card (unless ``stay_open``: it holds its
+    result in view until a later step is done) and open the next waiting step. Earlier
+    cards held open on their result close now: the user has moved on."""
 
     def change(steps: dict[str, dict[str, Any]], stored: dict[str, Any]) -> None:
-        steps[key].update(state="done", open=False, note=note)
+        for earlier in run.order[: run.order.index(key)]:
+            if steps[earlier].pop("held", False):
+                steps[earlier]["open"] = False
+        steps[key].update(state="done", open=stay_open, note=note)
+        if stay_open:
+            steps[key]["held"] = True
         if data is not None:
             stored[key] = data
         later = run.order[run.order.index(key) + 1 :]
@@ -141,8 +153,11 @@ def revert_step(db: Database, run: Run, key: str) -> Run:
 
 
 def set_open(db: Database, run: Run, key: str, is_open: bool) -> Run:
+    """Open or close a card by hand: it is then the user's, never closed for them."""
+
     def change(steps: dict[str, dict[str, Any]], _: dict[str, Any]) -> None:
         steps[key]["open"] = is_open
+        steps[key].pop("held", None)
 
     return _change(db, run, change)
 

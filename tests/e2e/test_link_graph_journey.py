@@ -33,10 +33,26 @@ def test_upload_the_sample_draw_it_and_read_the_scan(page: Page, app_server: App
     expect(plots.last.locator(".main-svg").first).to_be_attached()
 
     page.get_by_text("4. Read the scan").click()
+    # Ambient's own reading is there before the model is asked, and the step says first
+    # that the offline model reads a scan poorly.
+    reading = page.locator('[data-testid="stExpander"]').filter(has_text="4. Read the scan")
+    expect(reading.get_by_text("300 pages, 3,426 links", exact=False).first).to_be_visible()
+    expect(reading.get_by_text(re.compile("^The offline model writes poor commentary"))
+           ).to_be_visible()
     page.get_by_role("button", name=re.compile("Read the scan")).click()
+    expect(reading.get_by_text(re.compile("The model is reading the scan")).first
+           ).to_be_visible()
     expect(page.get_by_text("4. Read the scan · done")).to_be_visible(timeout=180_000)
+    # The result just arrived: the card stays open on it, figures first, the model after.
+    expect(reading.get_by_text("What to fix first")).to_be_visible()
+    expect(reading.get_by_text(re.compile("The model's commentary")).first).to_be_visible()
     scanned = page.locator(SIDEBAR).get_by_text(re.compile("Link graph scanned: 300 pages"))
     expect(scanned).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Read it again").click()
+    spinner = reading.get_by_text(re.compile("The model is reading the scan"))
+    expect(spinner.first).to_be_visible()
+    expect(spinner).to_have_count(0, timeout=180_000)
+    expect(scanned).to_have_count(1)  # read twice, told once
     # The page switch above came as the first run was drawing: the expert stays the default.
     expect(page.get_by_role("combobox", name="Expert")).to_have_value("General assistant")
     expect_no_exception(page)

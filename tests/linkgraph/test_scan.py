@@ -15,7 +15,13 @@ from core.exports import to_csv
 from core.sessions import ensure_session
 from linkgraph.draw import choose_nodes, interactive_figure
 from linkgraph.measure import add_pages, build_graph, distributions, vital_signs
-from linkgraph.reading import STATISTICS_CHARS, headline, scan_request, start_reading
+from linkgraph.reading import (
+    STATISTICS_CHARS,
+    figures_reading,
+    headline,
+    scan_request,
+    start_reading,
+)
 from linkgraph.scan import NODE_LABELS, QUOTED_CHARS, scan_site, shorten
 from llm.router import Origin
 from store.db import Database
@@ -203,6 +209,7 @@ def test_a_2_mb_url_is_shortened_in_the_prompt_and_kept_in_the_data() -> None:
     assert f"{H}/search?q=…" in user and "…&page=2" in user
     assert (table["url"] == HUGE).sum() == 1 and "z" * 2_000_000 in table.columns
     assert len(headline(summary)) < 500
+    assert len(figures_reading(summary)) < 5_000  # Ambient's own reading quotes it short
 
 
 class _Router:

@@ -10,7 +10,7 @@ import pytest
 from core.conversation import history
 from core.sessions import ensure_session
 from linkgraph.load import MappingNeeded
-from linkgraph.reading import finish_reading, start_reading
+from linkgraph.reading import finish_reading, fixes, headline, start_reading
 from linkgraph.scan import SAMPLE_EDGES, sample_files, scan_site
 from linkgraph.uploads import keep_files, keep_sample, keep_upload, mapping_role, scan_kept
 from store.db import Database
@@ -71,22 +71,34 @@ class _ScriptedRouter:
         return iter(self.pieces)
 
 
-def test_reading_the_scan_tells_the_chat_and_keeps_the_report(db: Database) -> None:
+def narrations(db: Database, sid: str) -> list[str]:
+    return [m.content for m in history(db, sid) if m.role == "narration"]
+
+
+def test_reading_the_scan_tells_the_chat_once_and_keeps_the_report(db: Database) -> None:
     sid = ensure_session(db, None)
     scan = scan_site(*sample_files())
     router = _ScriptedRouter(["\n- 12 orphan pages", " need links.\n", object(), "- More."])
-    text = "".join(start_reading(router, db, sid, scan))  # type: ignore[arg-type]
+    reading = start_reading(router, db, sid, scan)  # type: ignore[arg-type]
+    text = "".join(reading)
     (request,) = router.requests
     assert request.purpose == "analyze" and request.origin.session_id == sid
     assert request.origin.workflow == "link_graph" and '"vital_signs"' in \
         request.messages[-1]["content"]
-    assert finish_reading(db, sid, text) == "- 12 orphan pages need links.\n- More."
-    said = [m.content for m in history(db, sid) if m.role == "narration"]
+    kept = finish_reading(db, sid, text, reading)
+    assert kept["commentary"] == "- 12 orphan pages need links.\n- More."
+    said = narrations(db, sid)
     assert said[0].startswith("Link graph scanned: 300 pages")
-    assert said[1] == "Scan reading: 12 orphan pages need links."
+    # What the chat hears comes from the figures, not from the model.
+    assert said[1] == f"Scan reading: {fixes(scan.summary)[0]}"
+    again = start_reading(router, db, sid, scan)  # type: ignore[arg-type]
+    finish_reading(db, sid, "".join(again), again)
+    assert narrations(db, sid) == said  # read again: the chat is not told twice
 
 
-def test_an_empty_report_posts_no_finding(db: Database) -> None:
+def test_an_empty_report_on_a_healthy_site_posts_no_finding(db: Database) -> None:
     sid = ensure_session(db, None)
-    assert finish_reading(db, sid, "  \n") == ""
-    assert [m for m in history(db, sid) if m.role == "narration"] == []
+    scan = scan_site(b"source,target\n/,/a\n/a,/\n")
+    reading = start_reading(_ScriptedRouter(["  \n"]), db, sid, scan)  # type: ignore[arg-type]
+    assert finish_reading(db, sid, "".join(reading), reading)["commentary"] == ""
+    assert narrations(db, sid) == [headline(scan.summary)]

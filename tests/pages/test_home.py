@@ -136,3 +136,19 @@ def test_home_shows_todays_spend_savings_activity_and_workflows(app_env: str) ->
     assert any("Added the task 'Call Acme'" in c.value for c in at.caption)
     links = [link.proto.label for link in at.get("page_link")]
     assert {"Tasks", "Competitive analysis", "Link graph", "Long job"} <= set(links)
+
+
+def test_model_calls_today_counts_the_reply_just_streamed(app, app_env: str) -> None:  # noqa: ANN001
+    from llm.ledger import day_start
+    from llm.reports import Filters, totals
+    from store.db import utcnow
+
+    assert {m.label: m.value for m in app.metric}["Model calls today"] == "0"
+    app.sidebar.chat_input[0].set_value("Hello! Who are you?")
+    rerun(app)
+    assert not app.exception
+    assert "embedded · SmolLM2" in app.sidebar.chat_message[-1].caption[0].value
+    booked = totals(get_database(), Filters(since=day_start(utcnow()))).calls
+    assert booked >= 1
+    # The reply streamed after the page was drawn; the figure counts it all the same.
+    assert {m.label: m.value for m in app.metric}["Model calls today"] == f"{booked:,}"

@@ -28,7 +28,9 @@ def test_the_assistant_introduces_itself_then_learns_name_and_colour(app_env: st
     at.run()
     assert not at.exception
     assert card_labels(at)[0] == "1. Meet the assistant · done"
-    assert at.expander[0].proto.expanded is False and at.expander[1].proto.expanded is True
+    # The introduction just arrived: its card stays open on it, and the next one opens.
+    assert at.expander[0].proto.expanded is True and at.expander[1].proto.expanded is True
+    assert at.expander[0].markdown[0].value.strip()
 
     at.text_input[0].input("")  # an empty name is refused with a sentence
     at.button[0].click()  # the form's submit button
@@ -39,12 +41,20 @@ def test_the_assistant_introduces_itself_then_learns_name_and_colour(app_env: st
     at.run()
     sid = at.session_state.session_id
     assert facts(get_database(), scope_for(get_database(), sid))["name"] == "Ann"
+    assert at.expander[0].proto.expanded is False  # the user moved on: it closes now
 
     at.color_picker[0].pick("#ff8800")
     at.button[1].click()
     at.run()
     assert facts(get_database(), scope_for(get_database(), sid))["favourite_colour"] == "#ff8800"
     assert card_labels(at)[2].endswith("· done") and at.expander[3].proto.expanded is True
+    at.button(key="intro_welcome").click()
+    at.run()
+    assert not at.exception
+    welcome = at.expander[3]
+    assert welcome.label == "4. All set · done" and welcome.proto.expanded is True
+    assert welcome.markdown[0].value == ("Welcome, Ann! Your favourite colour, orange, is "
+                                         "now your accent.")
 
     # Afterwards Home greets the user by name, with the colour as an accent.
     home = new_app({"sid": sid})

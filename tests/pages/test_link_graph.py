@@ -7,6 +7,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from llm.reports import totals
+from store.db import get_database
 from tests.conftest import ROOT
 
 CORPUS = ROOT / "tests" / "linkgraph" / "linkgraph_files"
@@ -53,3 +55,42 @@ def test_no_malformed_edge_list_crashes_the_page(app_env: str, name: str, spec: 
     else:
         assert spec["contains"].replace("the edge list", name) in shown, shown
         assert not at.expander[0].label.endswith("· done")
+
+
+def test_read_the_scan_opens_with_the_figures_and_stays_open_on_the_result(
+        app_env: str) -> None:
+    at = page()
+    at.button(key="lg_sample").click()
+    at.run()
+    for key in ("lg_signs_ok", "lg_drawn"):
+        at.button(key=key).click()
+        at.run()
+    reading = at.expander[3]
+    assert reading.label == "4. Read the scan" and reading.proto.expanded is True
+    # Ambient's own reading is there before any model is asked: the sample's figures.
+    shown = "\n".join(m.value for m in reading.markdown)
+    assert "300 pages, 3,426 links" in shown
+    assert "**Orphans** (no link in): 9 (3 %)" in shown and "**What to fix first**" in shown
+    assert calls(app_env) == 0
+    # Only the embedded model is up: the step says so before it runs.
+    assert any(w.value.startswith("The offline model writes poor commentary")
+               for w in reading.warning)
+    at.button(key="lg_read").click()
+    at.run()
+    assert not at.exception
+    reading = at.expander[3]
+    assert reading.label == "4. Read the scan · done"
+    assert reading.proto.expanded is True  # the result just arrived: it stays in view
+    shown = "\n".join(m.value for m in reading.markdown)
+    assert "300 pages, 3,426 links" in shown  # the figures first, the model after
+    if "**The model's commentary**" not in shown:  # the embedded model's answer was rejected
+        assert any(i.value.startswith("The model's commentary was not kept:")
+                   for i in reading.info)
+    else:
+        assert any("The model's commentary (embedded" in c.value for c in reading.caption)
+    assert calls(app_env) >= 1
+
+
+def calls(_: str) -> int:
+    """Model calls booked in the app's database (the app_env one)."""
+    return totals(get_database()).calls

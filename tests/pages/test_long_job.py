@@ -66,3 +66,17 @@ def test_cancel_stops_the_job_and_keeps_finished_items(app_env: str) -> None:
     after = page(sid)
     assert any("Cancelled after" in w.value for w in after.warning)
     assert not after.button(key="long_job_resume").disabled
+
+
+def test_a_reload_shows_the_jobs_own_item_count_and_seconds(app_env: str) -> None:
+    at = page()
+    at.number_input[0].set_value(7)
+    at.number_input[1].set_value(0.1)
+    at.button(key="long_job_start").click()
+    at.run()
+    sid = at.session_state.session_id
+    reloaded = page(sid)  # a new browser session on the same URL
+    assert reloaded.number_input[0].value == 7
+    assert reloaded.number_input[1].value == 0.1
+    wait_for(lambda: latest_job(get_database(), sid, long_job.KIND).status == "done")
+    assert page(sid).number_input[0].value == 7  # and after it finished

@@ -18,12 +18,15 @@ from llm.prices import load_prices
 from llm.providers import get_provider
 from llm.providers.ollama import OllamaProvider
 from llm.router import Origin, RouteError, Router, RouterSettings
+from llm.validation import Instructions
 from standins.ollama_server import FakeOllama
 from store.db import Database
 from workflows.competitive import (
     ANALYSIS_FIELDS,
+    ANALYSIS_NEEDS,
     ANALYSIS_SCHEMA,
     COLUMN_LABELS,
+    SUGGEST_NEEDS,
     SUGGEST_SCHEMA,
     analyse_competitor,
     analysis_items,
@@ -33,6 +36,7 @@ from workflows.competitive import (
     report_markdown,
     results_frame,
     suggest_competitors,
+    usable_suggestions,
 )
 
 ORIGIN = Origin(session_id="s-1", page="competitive_analysis", workflow="competitive_analysis")
@@ -151,14 +155,30 @@ def test_a_request_needs_a_name_and_an_aspect() -> None:
 
 
 def test_the_embedded_model_answers_the_analysis_schema_offline(db: Database) -> None:
-    """As a new user runs it: no Ollama, no key, only the model inside the package."""
+    """As a new user runs it: no Ollama, no key, only the model inside the package. The
+    135M model often copies its instructions into the fields ("high, medium or low, and
+    why, in a few words"); such an answer is rejected like an empty one, and the error
+    says so. Either way no instruction text comes back as an analysis."""
     router = Router(db, providers={"embedded": get_provider("embedded")},
                     settings=RouterSettings(), prices=load_prices())
-    result = analyse_competitor(router, "Acme Analytics", ("Pricing",), origin=ORIGIN)
+    try:
+        result = analyse_competitor(router, "Acme Analytics", ("Pricing",), origin=ORIGIN)
+    except RouteError as exc:
+        assert str(exc).startswith("No model could answer: ")
+        assert "repeats its instructions" in str(exc) or "JSON" in str(exc)
+        return
     jsonschema.validate({field: result[field] for field in ANALYSIS_FIELDS}, ANALYSIS_SCHEMA)
+    request = analysis_request("Acme Analytics", ("Pricing",), origin=ORIGIN,
+                               expert=load_expert("competitive_analyst"))
+    told = Instructions(request.instruction_text())
+    assert not [v for f in ANALYSIS_FIELDS for v in _listed(result[f]) if told.echo(v)]
     assert result["competitor"] == "Acme Analytics"
     assert result["tier"] == "embedded" and result["model"] == "SmolLM2-135M-Instruct"
     assert isinstance(result["cost_usd"], str) and result["route_reason"]
+
+
+def _listed(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
 def test_an_ollama_answer_becomes_a_result_row(db: Database, ollama: FakeOllama) -> None:
@@ -200,6 +220,36 @@ def test_suggested_competitors_come_back_cleaned(db: Database, ollama: FakeOllam
     sent = ollama.requests_to("/api/chat")[-1]
     assert sent.format == SUGGEST_SCHEMA
     assert '"Accounting software for bakeries"' in sent.body["messages"][-1]["content"]
+
+
+def test_suggestions_that_echo_the_request_or_the_users_sentence_are_left_out(
+    db: Database, ollama: FakeOllama
+) -> None:
+    business = "We sell accounting software to independent bakeries."
+    # First an echo of the request's own placeholder: rejected like an empty answer and
+    # asked again; then a list with the user's own sentence in it: that name is dropped.
+    ollama.enqueue(json.dumps({"competitors": ["up to 8 company or product names"]}),
+                   json.dumps({"competitors": ["Xero", business,
+                                               "Accounting software for bakeries",
+                                               "QuickBooks"]}))
+    names = suggest_competitors(ollama_router(db, ollama), business, origin=ORIGIN)
+    assert names == ["Xero", "QuickBooks"]
+    assert len(ollama.requests_to("/api/chat")) == 2  # the echo was sent back for repair
+
+
+def test_a_suggestion_list_is_checked_name_by_name() -> None:
+    instructions = Instructions(["Reply with only a JSON object: {\"competitors\": [up to 8 "
+                                 "company or product names]}. Real names only."])
+    kept, dropped = usable_suggestions(
+        ["Xero", "up to 8 company or product names", "Real names only", "<competitor name>",
+         "Bakery accounting software for small independent shops everywhere", "Sage 50"],
+        "We sell accounting software to independent bakeries.", instructions)
+    assert kept == ["Xero", "Sage 50"] and len(dropped) == 4
+
+
+def test_the_analysis_and_suggestion_steps_declare_they_need_the_local_tier() -> None:
+    assert SUGGEST_NEEDS.tier == ANALYSIS_NEEDS.tier == "local"
+    assert ANALYSIS_NEEDS.weakness == "writes poor analyses"
 
 
 @pytest.mark.parametrize("description", ["", "   \n\t"])

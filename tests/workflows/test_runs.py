@@ -70,3 +70,24 @@ def test_restart_archives_the_run_and_runs_are_per_user(db: Database) -> None:
     complete_step(db, fresh, "competitors", ["Acme"])
     another_tab = ensure_session(db, None)  # the same (local) user: the same run
     assert get_run(db, another_tab, "analysis", STEPS).step_data("competitors") == ["Acme"]
+
+
+def test_a_result_stays_in_view_until_the_user_moves_on(db: Database) -> None:
+    sid = ensure_session(db, None)
+    run = get_run(db, sid, "analysis", STEPS)
+    run = complete_step(db, run, "competitors", ["Acme"], stay_open=True)
+    reloaded = get_run(db, sid, "analysis", STEPS)  # after a reload too
+    assert reloaded.done("competitors") and reloaded.is_open("competitors")
+    assert reloaded.is_open("aspects")
+    run = complete_step(db, reloaded, "aspects", ["Pricing"])  # the user moved on
+    assert not run.is_open("competitors") and not run.is_open("aspects")
+    assert run.is_open("analysis")
+
+
+def test_a_card_the_user_opened_by_hand_is_never_closed_for_them(db: Database) -> None:
+    sid = ensure_session(db, None)
+    run = get_run(db, sid, "analysis", STEPS)
+    run = complete_step(db, run, "competitors", ["Acme"], stay_open=True)
+    run = set_open(db, run, "competitors", True)  # the user's own toggle: theirs now
+    run = complete_step(db, run, "aspects", ["Pricing"])
+    assert run.is_open("competitors")
