@@ -24,6 +24,7 @@ from pathlib import Path
 
 from bench import Section
 from bench.privacy import ordinary_prompt, percentiles, timed_ms
+from core.sessions import ensure_session
 from llm import ledger, privacy, reports
 from llm.ledger import Budget, CallRecord
 from llm.prices import load_prices
@@ -73,7 +74,8 @@ def _overhead(calls: int, warmup: int) -> tuple[list[list[object]], list[str]]:
                 settings=RouterSettings(budget=Budget(daily_usd=None, session_usd=None)),
                 prices=load_prices(),
             )
-            origin = Origin(session_id="b" * 32, page="bench")
+            # A real session, as the app's calls have (its owner is booked on each row).
+            origin = Origin(session_id=ensure_session(db, None), page="bench")
 
             def direct() -> object:
                 return provider.stream(ChatRequest(messages=messages, max_tokens=256)).collect()

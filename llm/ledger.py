@@ -99,13 +99,24 @@ def _row(record: CallRecord, **overrides: Any) -> LLMCallRow:
     return LLMCallRow(**values)
 
 
+_OWNERS: dict[str, str] = {}  # session id -> owner: a session's owner never changes
+_OWNERS_KEPT = 4096
+
+
 def _owned(s: Session, record: CallRecord) -> CallRecord:
     """The record with its user filled in: the one it names, else its session's owner,
-    else the local user."""
+    else the local user. Owners are remembered per session (a query per booked call
+    was a third of the router's overhead); an unknown session is asked again next time."""
     if record.user:
         return record
-    owner = owner_of(s, record.session_id) or LOCAL_USER
-    return dataclasses.replace(record, user=owner)
+    owner = _OWNERS.get(record.session_id or "")
+    if owner is None:
+        owner = owner_of(s, record.session_id)
+        if owner is not None:
+            if len(_OWNERS) >= _OWNERS_KEPT:
+                _OWNERS.clear()
+            _OWNERS[record.session_id or ""] = owner
+    return dataclasses.replace(record, user=owner or LOCAL_USER)
 
 
 def book(db: Database, record: CallRecord) -> int:
