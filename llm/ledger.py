@@ -92,26 +92,43 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def _row(record: CallRecord, **overrides: Any) -> LLMCallRow:
+def _values(record: CallRecord, **overrides: Any) -> dict[str, Any]:
     values = {k: getattr(record, k) for k in record.__dataclass_fields__} | overrides
     if values["status"] not in STATUSES:
         raise ValueError(f"Unknown ledger status {values['status']!r}.")
-    return LLMCallRow(**values)
+    return values
+
+
+def _row(record: CallRecord, **overrides: Any) -> LLMCallRow:
+    return LLMCallRow(**_values(record, **overrides))
+
+
+# One statement object for every booked call, executed on a Core connection, so SQLAlchemy
+# compiles it once and no ORM session is built: the ORM's unit of work (add + flush) was
+# over half of the router's overhead per call (bench/RESULTS.md, "router"). Column
+# defaults and the stored-text cleaning of StoredString/StoredText apply to a Core insert
+# as they do to the ORM.
+_INSERT = LLMCallRow.__table__.insert()
 
 
 _OWNERS: dict[str, str] = {}  # session id -> owner: a session's owner never changes
 _OWNERS_KEPT = 4096
 
 
-def _owned(s: Session, record: CallRecord) -> CallRecord:
+def _owned(s: Session | Database, record: CallRecord) -> CallRecord:
     """The record with its user filled in: the one it names, else its session's owner,
     else the local user. Owners are remembered per session (a query per booked call
-    was a third of the router's overhead); an unknown session is asked again next time."""
+    was a third of the router's overhead); an unknown session is asked again next time.
+    ``s`` is the caller's transaction, or the database to read the owner from."""
     if record.user:
         return record
     owner = _OWNERS.get(record.session_id or "")
     if owner is None:
-        owner = owner_of(s, record.session_id)
+        if isinstance(s, Database):
+            with s.read() as session:
+                owner = owner_of(session, record.session_id)
+        else:
+            owner = owner_of(s, record.session_id)
         if owner is not None:
             if len(_OWNERS) >= _OWNERS_KEPT:
                 _OWNERS.clear()
@@ -120,11 +137,9 @@ def _owned(s: Session, record: CallRecord) -> CallRecord:
 
 
 def book(db: Database, record: CallRecord) -> int:
-    with db.write() as s:
-        row = _row(_owned(s, record))
-        s.add(row)
-        s.flush()
-        return row.id
+    values = _values(_owned(db, record))
+    with db.write_connection() as connection:
+        return int(connection.execute(_INSERT, values).inserted_primary_key[0])
 
 
 def day_start(now: datetime) -> datetime:

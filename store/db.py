@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -155,9 +156,25 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any error; a database
         that cannot be written at all raises ``StorageUnwritable`` (a sentence)."""
+        with self._writable(), self._writer.begin() as session:
+            yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """``write()`` without the ORM: a Core connection in the same kind of transaction,
+        for hot paths that only insert (the ledger books every LLM call; an ORM session
+        around one INSERT cost it a third of its time)."""
+        with self._writable(), self._write_engine.begin() as connection:
+            yield connection
+
+    @cached_property
+    def _write_engine(self) -> Engine:
+        return self.engine.execution_options(ambient_write=True)
+
+    @contextmanager
+    def _writable(self) -> Iterator[None]:
         try:
-            with self._writer.begin() as session:
-                yield session
+            yield
         except DBAPIError as exc:
             reason = _unwritable_reason(exc)
             if reason is None:

@@ -278,3 +278,23 @@ def test_the_version_changes_with_every_booking_reservation_and_settlement(db: D
     seen.add(ledger_version(db))
     assert len(seen) == 4
     assert reports.totals(db).calls == 2
+
+
+def test_a_booked_call_is_stored_as_the_orm_would_store_it(db: Database) -> None:
+    """``book`` inserts without the ORM (the router's hot path): column defaults, the
+    cleaning of unstorable text and the owner of the session still apply."""
+    from sqlalchemy import select
+
+    from core.sessions import ensure_session
+    from store.models import LLMCallRow
+
+    sid = ensure_session(db, None)
+    raw = replace(record(0), session_id=sid, user=None,
+                  route_reason="kept\x00 here \ud800", error_text="bad\x00 byte")
+    row_id = book(db, raw)
+    with db.read() as s:
+        row = s.scalars(select(LLMCallRow).where(LLMCallRow.id == row_id)).one()
+    assert row.route_reason == "kept here \ufffd" and row.error_text == "bad byte"
+    assert row.created_at is not None and row.reserved_nusd == 0 and row.feedback is None
+    assert row.user == "local" and row.session_id == sid
+    assert book(db, raw) == row_id + 1

@@ -164,6 +164,32 @@ def test_an_ordinary_write_error_is_not_taken_for_an_unwritable_database(db: Dat
     assert db.unwritable is None and db.read_only_notice is None
 
 
+def test_a_core_write_connection_commits_rolls_back_and_refuses_like_write(
+    db: Database,
+) -> None:
+    from sqlalchemy import insert, select
+
+    from store.db import StorageUnwritable
+    from store.models import SessionRow
+
+    table = SessionRow.__table__
+    with db.write_connection() as c:
+        c.execute(insert(table), {"id": "c" * 32})
+    with pytest.raises(RuntimeError), db.write_connection() as c:  # any error: rolled back
+        c.execute(insert(table), {"id": "d" * 32})
+        raise RuntimeError("stop")
+    with db.read() as s:
+        assert s.scalars(select(SessionRow.id)).all() == ["c" * 32]
+    _make_unwritable(db)
+    with pytest.raises(StorageUnwritable, match="cannot write to it") as refused, \
+            db.write_connection() as c:
+        for i in range(200):  # more than the file has room for
+            c.execute(insert(table), {"id": f"{i:032d}"})
+    assert db.unwritable and db.read_only_notice == str(refused.value)
+    with db.read() as s:
+        assert s.scalars(select(SessionRow.id)).all() == ["c" * 32]
+
+
 def test_the_models_match_the_migrated_schema(empty_db_url: str) -> None:
     """Every table change is a migration: autogenerate finds nothing to add or drop."""
     from alembic.autogenerate import compare_metadata
