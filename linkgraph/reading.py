@@ -156,6 +156,12 @@ def fixes(summary: dict[str, Any]) -> list[str]:
     return out
 
 
+def _ranked(summary: dict[str, Any]) -> str:
+    """How the example pages were chosen: by traffic when the metadata has it."""
+    by = summary.get("examples_ranked_by") or "PageRank"
+    return "highest PageRank" if by == "PageRank" else f"most {shorten(str(by), 40)}"
+
+
 def figures_reading(summary: dict[str, Any]) -> str:
     """The scan read from its statistics alone, in Markdown: exact on any tier."""
     examples = summary.get("examples") or {}
@@ -168,10 +174,10 @@ def figures_reading(summary: dict[str, Any]) -> str:
         f"({summary.get('links_per_page', 0):g} links per page).",
         f"- **Orphans** (no link in): {_share(orphans)}"
         + (f", {only:,} of them known only from the metadata" if only else "")
-        + (f". Worst (highest PageRank): {_urls(examples.get('orphans'))}."
+        + (f". Worst ({_ranked(summary)}): {_urls(examples.get('orphans'))}."
            if orphans.get("count") else "."),
         f"- **Dead ends** (no link out): {_share(summary.get('dead_ends'))}"
-        + (f". Worst: {_urls(examples.get('dead_ends'))}."
+        + (f". Worst ({_ranked(summary)}): {_urls(examples.get('dead_ends'))}."
            if (summary.get('dead_ends') or {}).get("count") else "."),
         f"- **Click depth** from `{shorten(summary.get('start_page', ''), 120)}`: at most "
         f"{summary.get('max_click_depth', 0)} clicks; {_n(deep_pages(summary), 'page')} more "

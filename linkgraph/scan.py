@@ -112,8 +112,22 @@ class Scan:
 
     @cached_property
     def summary(self) -> dict[str, Any]:
-        """The vital signs' digest, computed once per scan (pages rerun often)."""
-        return self.signs.summary()
+        """The vital signs' digest, computed once per scan (pages rerun often). With a
+        traffic column in the metadata (clicks, sessions, visits, ...) the example orphans
+        and dead ends are the pages with the most traffic: an orphan has no link in, so
+        PageRank (the ranking without traffic) cannot tell orphans apart.
+        ``examples_ranked_by`` names the ranking."""
+        summary = self.signs.summary()
+        column = traffic_column(self.table)
+        summary["examples_ranked_by"] = column or "PageRank"
+        if column:
+            signs, examples = self.signs, dict(summary["examples"])
+            masks = {"orphans": signs.orphan, "dead_ends": signs.dead_end,
+                     "only_in_metadata": signs.orphan & ~self.graph.linked}
+            for name, mask in masks.items():
+                examples[name] = _most(self.table, column, mask, signs.pagerank)
+            summary["examples"] = examples
+        return summary
 
     @cached_property
     def overview(self) -> np.ndarray:
@@ -160,6 +174,33 @@ def scan_site(
         notes += join.sentences()
     positions = radial_layout(table["url"].to_numpy(), signs.depth)
     return Scan(edges, metadata, graph, signs, table, positions, join, notes)
+
+
+TRAFFIC_WORDS = ("clicks", "sessions", "visits", "pageviews", "views", "entrances", "users",
+                 "visitors", "impressions")
+"""Metadata columns that measure a page's traffic, the most telling first: a column whose
+name is or ends with one of these (spaces, case, - and _ aside) ranks the worst pages."""
+
+
+def traffic_column(table: pd.DataFrame) -> str | None:
+    """The table's best traffic column (``TRAFFIC_WORDS``) with a number in it, or None."""
+    keys = {re.sub(r"[\s_\-]+", "", str(c).strip().lower()): c for c in table.columns}
+    for word in TRAFFIC_WORDS:
+        for key, column in keys.items():
+            if key.endswith(word) and pd.api.types.is_numeric_dtype(table[column]) \
+                    and table[column].notna().any():
+                return str(column)
+    return None
+
+
+def _most(table: pd.DataFrame, column: str, mask: np.ndarray, pagerank: np.ndarray,
+          k: int = 5) -> list[str]:
+    """Up to k pages of ``mask`` with the most ``column`` (no figure last), PageRank
+    breaking ties."""
+    chosen = np.flatnonzero(mask)
+    traffic = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)[chosen]
+    order = np.lexsort((-pagerank[chosen], -np.nan_to_num(traffic, nan=-np.inf)))
+    return [str(table["url"].iat[i]) for i in chosen[order[:k]]]
 
 
 def metadata_only_pages(graph: Graph, metadata: Metadata) -> list[str]:

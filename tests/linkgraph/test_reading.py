@@ -85,3 +85,31 @@ def test_a_healthy_site_has_nothing_to_fix() -> None:
     text = figures_reading(scan.summary)
     assert "3 pages, 3 links" in text and "Nothing stands out" in text
     assert "the site is one piece" in text
+
+
+def _site(metadata: str | None) -> str:
+    edges = ("from,to\n/,/a\n/,/b\n/a,/b\n/b,/a\n/x,/a\n/y,/a\n/z,/b\n")
+    scan = scan_site(edges.encode(), metadata.encode() if metadata else None, start="/")
+    return figures_reading(scan.summary), scan.summary
+
+
+def test_the_worst_orphans_are_those_with_the_most_traffic_when_the_metadata_has_it() -> None:
+    # /x, /y and /z are orphans (no link in); /w only the metadata names (an orphan too).
+    # PageRank cannot tell them apart; their clicks can, and a page without a figure is last.
+    text, summary = _site("url,Page Views\n/x,5\n/y,\n/z,40\n/w,12\n/,900\n")
+    assert summary["examples_ranked_by"] == "Page Views"
+    assert summary["examples"]["orphans"] == ["/z", "/w", "/x", "/y"]
+    orphan_line = next(line for line in text.splitlines() if "**Orphans**" in line)
+    assert "Worst (most Page Views): `/z`, `/w`, `/x`" in orphan_line
+    dead_line = next(line for line in text.splitlines() if "**Dead ends**" in line)
+    assert dead_line.endswith("Worst (most Page Views): `/w`.")  # the only one
+
+
+def test_without_traffic_the_worst_pages_are_ranked_by_pagerank_and_say_so() -> None:
+    text, summary = _site(None)
+    assert summary["examples_ranked_by"] == "PageRank"
+    assert set(summary["examples"]["orphans"]) == {"/x", "/y", "/z"}
+    assert "Worst (highest PageRank)" in text
+    # A metadata file with no traffic column ranks by PageRank too.
+    _, summary = _site("url,status\n/x,200\n/z,404\n")
+    assert summary["examples_ranked_by"] == "PageRank"
