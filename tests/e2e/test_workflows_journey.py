@@ -11,6 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import AppServer
 from tests.e2e.test_chat_journey import MESSAGES, SIDEBAR, expect_no_exception, send
+from tests.pages.test_competitive import INSTRUCTION_FRAGMENTS
 
 pytestmark = pytest.mark.browser
 
@@ -91,12 +92,18 @@ def test_a_competitive_analysis_of_three_competitors_downloads_its_report(
 ) -> None:
     page.goto(app_server.url)
     open_page(page, "Competitive analysis")
+    # Only the embedded model is here: each model step says so before it runs (issue 15).
+    expect(page.locator(MAIN).get_by_text(
+        "The offline model suggests made-up or unusable competitor names; start Ollama",
+        exact=False)).to_be_visible()
     page.get_by_label("Type them, one per line or separated by commas").fill(
         "Acme Analytics\nGlobex\nInitech"
     )
     page.get_by_role("button", name="Use these competitors").click()
     expect(page.get_by_text("1. Competitors · done")).to_be_visible()
     page.get_by_role("button", name="Use these aspects").click()
+    expect(page.locator(MAIN).get_by_text(
+        "The offline model writes poor analyses; start Ollama", exact=False)).to_be_visible()
     page.get_by_role("button", name=re.compile("Analyse")).click()
     expect(page.get_by_role("button", name=re.compile("Download the report"))).to_be_visible(
         timeout=300_000
@@ -109,6 +116,10 @@ def test_a_competitive_analysis_of_three_competitors_downloads_its_report(
     assert text.startswith("# Competitive analysis")
     for name in ("Acme Analytics", "Globex", "Initech"):
         assert name in text
+    shown = page.locator(MAIN).inner_text()
+    for fragment in INSTRUCTION_FRAGMENTS:  # the model's instructions never reach the user
+        assert fragment.casefold() not in text.casefold(), fragment
+        assert fragment.casefold() not in shown.casefold(), fragment
     expect_no_exception(page)
 
 
