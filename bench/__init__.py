@@ -16,7 +16,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 BENCHMARKS = ("embedded", "router", "cost", "privacy", "linkgraph", "ui", "routing", "load",
-              "clicks", "pages")
+              "clicks", "pages", "steps")
 
 
 @dataclass
