@@ -14,6 +14,7 @@ from workflows.introduction import (
     INTRODUCTION,
     STEPS,
     greeting_request,
+    greeting_text,
     introduction_request,
     welcome_line,
 )
@@ -72,9 +73,9 @@ with step_card(run, "welcome", "All set"):
         elif not run.done("welcome") and (
                 hear := pressed("Hear from the assistant", "intro_welcome")):
             with hear.redo_if_cut_short():
-                welcome = ask_for_text(greeting_request(run.step_data("name"),
-                                                        run.step_data("colour"), origin),
-                                       WRITING, "")
+                welcome = greeting_text(ask_for_text(
+                    greeting_request(run.step_data("name"), run.step_data("colour"), origin),
+                    WRITING, ""))
             complete_step(db, run, "welcome", welcome, stay_open=True)
             record("step_completed", "Finished the introduction")
             st.rerun()

@@ -9,6 +9,7 @@ with a line from the facts themselves, so the name is right whatever the model w
 from __future__ import annotations
 
 import json
+import re
 
 from core.experts import load_expert
 from llm.limits import StepNeed
@@ -66,6 +67,17 @@ def introduction_request(origin: Origin) -> LLMRequest:
 def welcome_line(name: str, colour: str) -> str:
     """The welcome's first line, from the facts the user gave."""
     return f"Welcome, {name}! Your favourite colour, {colour_name(colour)}, is now your accent."
+
+
+GREETING_SENTENCES = 2  # what greeting_request asks for
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def greeting_text(raw: str) -> str:
+    """The greeting as shown: at most the sentences it was asked for (the embedded model
+    often runs on for four or five: bench/RESULTS.md, "steps")."""
+    sentences = [s for s in _SENTENCE_END.split((raw or "").strip()) if s]
+    return " ".join(sentences[:GREETING_SENTENCES])
 
 
 def greeting_request(name: str, colour: str, origin: Origin) -> LLMRequest:
