@@ -70,9 +70,14 @@ with step_card(run, "competitors", "Competitors"):
                 with suggest.redo_if_cut_short():  # until the suggestions are kept
                     st.session_state.ca_suggestions = suggest_competitors(router(), business,
                                                                           origin=origin)
-            except (ValueError, RouteError) as exc:
+            except ValueError as exc:
                 st.error(str(exc))
                 record("error_shown", str(exc))
+            except RouteError as exc:  # no usable answer: say what to do instead
+                message = (f"{exc} Type the competitors' names instead, or try again with a "
+                           "stronger model.")
+                st.error(message)
+                record("error_shown", message)
             else:
                 if not st.session_state.ca_suggestions:
                     st.warning("The model suggested no usable competitor names; type them "

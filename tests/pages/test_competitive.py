@@ -95,8 +95,10 @@ def test_on_the_embedded_model_it_warns_first_and_never_shows_instruction_text(
     assert not at.exception
     suggested = at.multiselect(key="ca_suggested").options
     assert business not in suggested and business.rstrip(".") not in suggested
-    if not suggested:
-        assert any("suggested no usable competitor names" in w.value for w in at.warning)
+    if not suggested:  # nothing usable (or no usable answer at all): the page says what to do
+        said = [m.value for m in (*at.warning, *at.error)]
+        assert any("suggested no usable competitor names; type them" in m
+                   or "Type the competitors' names instead" in m for m in said), said
     at.text_area(key="ca_typed").input("Acme Analytics\nInitech")
     at.multiselect(key="ca_suggested").set_value([])
     at.button(key="ca_use").click()
