@@ -9,6 +9,7 @@ stored) and move the router's thresholds (``llm/calibration.py``).
 from __future__ import annotations
 
 from contextlib import suppress
+from functools import lru_cache
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -88,7 +89,12 @@ def quality_section(db: Database, filters: reports.Filters, target: float,
                "`python -m bench routing` replays held-out prompts.")
 
 
+@lru_cache(maxsize=16)
 def _curve(target: float) -> go.Figure:
+    """Built once per target: the curves come from the calibration artefact, which does
+    not change while the app runs, and building the figure's 6 traces took 10 ms of each
+    run of the Costs page (more on a loaded machine). ``st.plotly_chart`` only reads it
+    (``to_dict``)."""
     figure = go.Figure()
     for step in quality.STEPS:
         points = [(t, quality.thresholds(t, step)) for t in _TARGETS]

@@ -151,6 +151,15 @@ def test_escalations_are_read_once_per_ledger_version_and_verdicts_every_run(
     assert int(verdicts["up"].iloc[0]) == 1
 
 
+def test_the_cost_quality_curve_is_built_once_per_target() -> None:
+    from components.quality import _curve
+
+    assert _curve(0.95) is _curve(0.95)
+    assert _curve(0.8) is not _curve(0.95)
+    marked = [t.name for t in _curve(0.8).data if t.mode == "markers"]
+    assert marked and all(name == "your target (80%)" for name in marked)
+
+
 def test_settings_sets_the_quality_target_and_resets_the_thumbs_adjustment(
     app_env: str,
 ) -> None:
