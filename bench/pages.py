@@ -8,6 +8,12 @@ settled, so they include the websocket round trip, the script run and the drawin
 reload opens a new Streamlit session each time (the session id in the URL brings the
 same conversation back), so it also pays for the session's first run.
 
+The same run also times Streamlit's own floor: a bare app written to a temporary folder
+(three pages through ``st.navigation``, a title each, a chat input in the sidebar, the
+app's own ``.streamlit/config.toml``), served and visited the same way by the same
+browser. Its row says what any Streamlit page costs on this machine at that moment; the
+"above the floor" columns say how much of each page's time is Ambient's.
+
 ``run(passes=1, rows=200, messages=20, events=50)`` is the small data set the test suite
 runs (``tests/bench/test_pages_bench.py``); ``python -m bench pages`` the full one.
 """
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -52,13 +59,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(url: str, log: Path) -> tuple[subprocess.Popen, str]:
+FLOOR_ROW = "Streamlit floor (bare app)"
+FLOOR_PAGES = ("Alpha", "Beta", "Gamma")
+_FLOOR_APP = """import streamlit as st
+
+st.set_page_config(page_title="Floor", layout="wide")
+page = st.navigation([{pages}])
+with st.sidebar:
+    st.chat_input("Ask")
+page.run()
+"""
+
+
+def write_floor_app(folder: Path) -> list[tuple[str, str]]:
+    """The bare Streamlit app of the floor row, written into ``folder`` with the app's own
+    Streamlit settings; returns its (title, URL path) routes."""
+    (folder / "pages").mkdir(parents=True, exist_ok=True)
+    (folder / ".streamlit").mkdir(exist_ok=True)
+    shutil.copy(ROOT / ".streamlit" / "config.toml", folder / ".streamlit" / "config.toml")
+    (folder / "Home.py").write_text(_FLOOR_APP.format(pages=", ".join(
+        f'st.Page("pages/{title.lower()}.py", title="{title}", default={index == 0})'
+        for index, title in enumerate(FLOOR_PAGES))))
+    for title in FLOOR_PAGES:
+        (folder / "pages" / f"{title.lower()}.py").write_text(
+            f'import streamlit as st\n\nst.title("{title}")\n')
+    return [(title, "" if i == 0 else title.lower()) for i, title in enumerate(FLOOR_PAGES)]
+
+
+def _serve(url: str, log: Path, cwd: Path = ROOT) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",
          "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=os.environ | {"DATABASE_URL": url}, stdout=log.open("w"),
+        cwd=cwd, env=os.environ | {"DATABASE_URL": url}, stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -98,68 +132,104 @@ def _heading(title: str) -> str:
     return "Ambient" if title == "Home" else title
 
 
-def measure(base: str, sid: str, passes: int) -> dict[str, dict[str, list[float]]]:
-    """{page title: {"sidebar": [ms, ...], "reload": [ms, ...]}} over ``passes`` passes."""
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
+
+
+def _visit(browser, base: str, routes: list[tuple[str, str]], query: str,
+           passes: int) -> dict[str, dict[str, list[float]]]:
+    """{page title: {"sidebar": [ms, ...], "reload": [ms, ...]}} over ``passes`` passes of
+    one app, in a new tab of ``browser``."""
+    times: dict[str, dict[str, list[float]]] = {
+        title: {"sidebar": [], "reload": []} for title, _ in routes}
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{base}/{query}")
+    page.wait_for_function(_SETTLED, arg=[_heading(routes[0][0]), None],
+                           timeout=SETTLE_TIMEOUT_MS)
+    nav = page.locator('[data-testid="stSidebarNav"]')
+    for _ in range(passes):
+        # In-app: each page from the one before it (the first page last, from the last).
+        for title, _path in [*routes[1:], routes[0]]:
+            previous = page.locator('[data-testid="stMain"] h1').first.inner_text().strip()
+            started = time.perf_counter()
+            nav.get_by_text(title, exact=True).click()
+            page.wait_for_function(_SETTLED, arg=[_heading(title), previous],
+                                   timeout=SETTLE_TIMEOUT_MS)
+            times[title]["sidebar"].append((time.perf_counter() - started) * 1000)
+        for title, path in routes:
+            started = time.perf_counter()
+            page.goto(f"{base}/{path}{query}")
+            page.wait_for_function(_SETTLED, arg=[_heading(title), None],
+                                   timeout=SETTLE_TIMEOUT_MS)
+            times[title]["reload"].append((time.perf_counter() - started) * 1000)
+    page.close()
+    return times
+
+
+def measure(base: str, sid: str, passes: int,
+            floor: tuple[str, list[tuple[str, str]]] | None = None,
+            ) -> dict[str, dict[str, list[float]]]:
+    """{page title: {"sidebar": [ms, ...], "reload": [ms, ...]}} over ``passes`` passes;
+    with ``floor`` (the bare app's server and routes) also ``FLOOR_ROW``: every visit to
+    the bare app's pages, by the same browser right after Ambient's."""
     from playwright.sync_api import sync_playwright
 
     from components.navigation import page_routes
 
-    routes = page_routes()
-    times: dict[str, dict[str, list[float]]] = {
-        title: {"sidebar": [], "reload": []} for title, _ in routes}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                              args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(f"{base}/?sid={sid}")
-        page.wait_for_function(_SETTLED, arg=["Ambient", None], timeout=SETTLE_TIMEOUT_MS)
-        nav = page.locator('[data-testid="stSidebarNav"]')
-        for _ in range(passes):
-            # In-app: each page from the one before it (Home last, from Settings).
-            for title, _path in [*routes[1:], routes[0]]:
-                previous = page.locator('[data-testid="stMain"] h1').first.inner_text().strip()
-                started = time.perf_counter()
-                nav.get_by_text(title, exact=True).click()
-                page.wait_for_function(_SETTLED, arg=[_heading(title), previous],
-                                       timeout=SETTLE_TIMEOUT_MS)
-                times[title]["sidebar"].append((time.perf_counter() - started) * 1000)
-            for title, path in routes:
-                started = time.perf_counter()
-                page.goto(f"{base}/{path}?sid={sid}")
-                page.wait_for_function(_SETTLED, arg=[_heading(title), None],
-                                       timeout=SETTLE_TIMEOUT_MS)
-                times[title]["reload"].append((time.perf_counter() - started) * 1000)
-        browser.close()
+        try:
+            times = _visit(browser, base, page_routes(), f"?sid={sid}", passes)
+            if floor is not None:
+                bare = _visit(browser, *floor, "", passes)
+                times[FLOOR_ROW] = {mode: [ms for by_page in bare.values()
+                                           for ms in by_page[mode]]
+                                    for mode in ("sidebar", "reload")}
+        finally:
+            browser.close()
     return times
 
 
 def run(passes: int = PASSES, rows: int = 100_000, messages: int = 5_000,
         events: int = 20_000) -> Section:
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/pages.db"
         sid = _seed(url, rows, messages, events)
+        floor_routes = write_floor_app(Path(folder) / "floor")
         server, base = _serve(url, Path(folder) / "streamlit.log")
         try:
-            times = measure(base, sid, passes)
-        finally:
-            server.terminate()
+            floor_server, floor_base = _serve(url, Path(folder) / "floor.log",
+                                              cwd=Path(folder) / "floor")
             try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
-    rows_out: list[list[object]] = []
-    for title, modes in times.items():
-        rows_out.append([title, round(statistics.median(modes["sidebar"])),
-                         round(p95(modes["sidebar"])), round(statistics.median(modes["reload"])),
-                         round(p95(modes["reload"]))])
+                times = measure(base, sid, passes, (floor_base, floor_routes))
+            finally:
+                _stop(floor_server)
+        finally:
+            _stop(server)
+    load_after = os.getloadavg()
+    floor = times.pop(FLOOR_ROW)
+    floor_click, floor_reload = (statistics.median(floor["sidebar"]),
+                                 statistics.median(floor["reload"]))
+
+    def row(name: str, modes: dict[str, list[float]]) -> list[object]:
+        click, reload = statistics.median(modes["sidebar"]), statistics.median(modes["reload"])
+        return [name, round(click), round(p95(modes["sidebar"])), round(reload),
+                round(p95(modes["reload"])), round(click - floor_click),
+                round(reload - floor_reload)]
+
+    rows_out = [row(title, modes) for title, modes in times.items()]
     every_click = [t for modes in times.values() for t in modes["sidebar"]]
     every_reload = [t for modes in times.values() for t in modes["reload"]]
     in_app, reload = statistics.median(every_click), statistics.median(every_reload)
-    rows_out.append([
-        "**every page**", round(in_app), round(p95(every_click)), round(reload),
-        round(p95(every_reload)),
-    ])
+    rows_out.append(row("**every page**", {"sidebar": every_click, "reload": every_reload}))
+    rows_out.append(row(FLOOR_ROW, floor))
     verdict = (f"in-app median {round(in_app)} ms (goal ≤ {IN_APP_TARGET_MS} ms: "
                f"{'met' if in_app <= IN_APP_TARGET_MS else 'NOT met'}); full reload median "
                f"{round(reload)} ms (goal ≤ {RELOAD_TARGET_MS} ms: "
@@ -168,7 +238,8 @@ def run(passes: int = PASSES, rows: int = 100_000, messages: int = 5_000,
         name="pages",
         title="Page speed in Chromium: in-app navigation and full reloads",
         headers=["page", "sidebar median (ms)", "sidebar p95 (ms)", "reload median (ms)",
-                 "reload p95 (ms)"],
+                 "reload p95 (ms)", "sidebar median above the floor (ms)",
+                 "reload median above the floor (ms)"],
         rows=rows_out,
         notes=[
             f"{passes} passes over the {len(times)} pages, each by the sidebar and by a full "
@@ -176,6 +247,13 @@ def run(passes: int = PASSES, rows: int = 100_000, messages: int = 5_000,
             f"{messages:,} messages and {events:,} events; times from the click (or the "
             "navigation) until the page's heading is shown, the script has stopped and no "
             "skeleton is left.",
+            f"{FLOOR_ROW}: three pages with a title each and a chat input in the sidebar, "
+            "with Ambient's Streamlit settings, served and visited the same way by the same "
+            f"browser right after Ambient's pages ({passes} passes, all its visits pooled): "
+            f"in-app median {round(floor_click)} ms, reload median {round(floor_reload)} ms. "
+            "No Streamlit page settles faster than this on this machine at this moment.",
+            f"Load average (1 min) {load_before[0]:.1f} at the start and {load_after[0]:.1f} "
+            f"at the end, on {os.cpu_count()} cores.",
             verdict,
         ],
     )

@@ -9,6 +9,7 @@ stored) and move the router's thresholds (``llm/calibration.py``).
 from __future__ import annotations
 
 from contextlib import suppress
+from functools import lru_cache
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -43,11 +44,23 @@ def verdict(db: Database, message: Message) -> None:
 
 
 # -- the Costs page's quality section -------------------------------------------------------
-def quality_section(db: Database, filters: reports.Filters, target: float) -> None:
+@st.cache_data(show_spinner=False, max_entries=32)
+def _escalations(_db: Database, url: str, version: tuple[int, int],
+                 filters: reports.Filters) -> list[dict]:
+    """Escalations by reason, kept like the Costs page's aggregates: an attempt's
+    escalation is written when it is booked or settled, and ``version``
+    (``reports.ledger_version``) changes with both, so the cache never hides one."""
+    return reports.escalations_by_reason(_db, filters)
+
+
+def quality_section(db: Database, filters: reports.Filters, target: float,
+                    version: tuple[int, int]) -> None:
     """Next to the spend: escalations by reason, the user's verdicts by tier, purpose and
-    expert, and the calibration's cost–quality curve with the user's target marked."""
+    expert, and the calibration's cost–quality curve with the user's target marked.
+    ``version`` is the ledger's (``reports.ledger_version``). The verdicts are read on every
+    run: a thumb changes a row without changing the ledger's version."""
     st.subheader("Quality")
-    reasons = reports.escalations_by_reason(db, filters)
+    reasons = _escalations(db, db.url, version, filters)
     left, right = st.columns(2)
     with left:
         st.markdown("**Escalations by reason** (requests that went above their first tier)")
@@ -76,7 +89,12 @@ def quality_section(db: Database, filters: reports.Filters, target: float) -> No
                "`python -m bench routing` replays held-out prompts.")
 
 
+@lru_cache(maxsize=16)
 def _curve(target: float) -> go.Figure:
+    """Built once per target: the curves come from the calibration artefact, which does
+    not change while the app runs, and building the figure's 6 traces took 10 ms of each
+    run of the Costs page (more on a loaded machine). ``st.plotly_chart`` only reads it
+    (``to_dict``)."""
     figure = go.Figure()
     for step in quality.STEPS:
         points = [(t, quality.thresholds(t, step)) for t in _TARGETS]

@@ -151,6 +151,6 @@ else:
             with export.redo_if_cut_short():  # record() reads session state before it writes
                 record("form_submitted",
                        f"Exported {min(sums.calls, CSV_ROW_CAP):,} ledger rows as CSV")
-        quality_section(db, filters, router().settings.quality_target)
+        quality_section(db, filters, router().settings.quality_target, version)
 
     show_budget(db, sid, me)

@@ -121,3 +121,27 @@ def test_messages_waiting_together_are_all_answered_in_one_run(app_env: str) -> 
     messages = history(get_database(), sid)
     assert [m.content for m in messages if m.role == "user"] == ["Hi", "Hello again"]
     assert sum(m.role == "assistant" for m in messages) == 2
+
+
+def test_a_replys_copy_and_why_popover_is_drawn_when_opened(app_env: str) -> None:
+    """Closed, the popover sends nothing but its button (its code block cost every page
+    change); opened, it shows the reply to copy, the route reason and the ledger link."""
+    at = new_app()
+    at.run()
+    sid = at.session_state.session_id
+    db = get_database()
+    reply = add_message(db, sid, "assistant", "A map of which pages link to which.",
+                        tier="embedded", model="SmolLM2-135M-Instruct",
+                        meta={"route_reason": "short question: the embedded tier",
+                              "request_id": "0" * 32})
+    rerun(at)
+    assert not at.exception
+    assert at.sidebar.code == [] and at.sidebar.get("page_link") == []
+    assert not any("short question" in c.value for c in at.sidebar.caption)
+    at.session_state[f"why_{reply.id}"] = True  # what a click on "Copy · why this model?" sets
+    rerun(at)
+    assert not at.exception
+    assert [c.value for c in at.sidebar.code] == [reply.content]
+    assert any(c.value == "short question: the embedded tier" for c in at.sidebar.caption)
+    [link] = at.sidebar.get("page_link")
+    assert link.proto.label == "Open its rows in the cost ledger"

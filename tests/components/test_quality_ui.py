@@ -105,6 +105,61 @@ def test_the_costs_page_shows_escalations_verdicts_and_the_cost_quality_curve(
     assert any("quality curve" in str(c.proto.spec) for c in at.get("plotly_chart"))
 
 
+def test_escalations_are_read_once_per_ledger_version_and_verdicts_every_run(
+    app_env: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from llm.ledger import CallRecord, book
+
+    db = get_database()
+    calls = {"escalations": 0, "verdicts": 0}
+    counted = {"escalations": reports.escalations_by_reason, "verdicts": reports.feedback_by}
+
+    def counting(name: str):  # noqa: ANN202
+        def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            calls[name] += 1
+            return counted[name](*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(reports, "escalations_by_reason", counting("escalations"))
+    monkeypatch.setattr(reports, "feedback_by", counting("verdicts"))
+
+    def booked(i: int, escalation: str) -> None:
+        book(db, CallRecord(request_id=f"{i:032d}", attempt=1, purpose="chat", tier="local",
+                            provider="ollama", model="gemma2:2b", status="ok", route_reason="",
+                            escalation=escalation))
+
+    def reasons(at) -> set[str]:  # noqa: ANN001
+        frame = next(d.value for d in at.dataframe if "reason" in d.value.columns)
+        return set(frame["reason"])
+
+    booked(0, "difficulty")
+    at = new_app()
+    at.switch_page("pages/costs.py")
+    at.run()
+    rerun(at)
+    assert not at.exception
+    assert calls == {"escalations": 1, "verdicts": 2}  # the rerun read no escalation
+    assert reasons(at) == {reports.ESCALATION_REASONS["difficulty"]}
+    booked(1, "user")  # a new call: a new ledger version, read again
+    rerun(at)
+    assert calls == {"escalations": 2, "verdicts": 3}
+    assert reasons(at) == {reports.ESCALATION_REASONS["difficulty"],
+                           reports.ESCALATION_REASONS["user"]}
+    ledger.record_feedback(db, f"{1:032d}", "up")  # a thumb: the verdicts show it at once
+    rerun(at)
+    verdicts = next(d.value for d in at.dataframe if "up" in d.value.columns)
+    assert int(verdicts["up"].iloc[0]) == 1
+
+
+def test_the_cost_quality_curve_is_built_once_per_target() -> None:
+    from components.quality import _curve
+
+    assert _curve(0.95) is _curve(0.95)
+    assert _curve(0.8) is not _curve(0.95)
+    marked = [t.name for t in _curve(0.8).data if t.mode == "markers"]
+    assert marked and all(name == "your target (80%)" for name in marked)
+
+
 def test_settings_sets_the_quality_target_and_resets_the_thumbs_adjustment(
     app_env: str,
 ) -> None:

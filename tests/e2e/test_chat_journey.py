@@ -67,3 +67,25 @@ def test_chat_reload_and_switch_page_keep_the_conversation(
     expect(page.get_by_role("heading", name="Activity")).to_be_visible()
     expect(page.locator(MESSAGES)).to_have_count(2)
     assert "Error" not in app_server.log()
+
+
+def test_the_copy_and_why_popover_draws_the_reply_when_opened(
+    page: Page, app_server: AppServer
+) -> None:
+    """The popover under a reply is drawn only while open (components/chat.py): a click
+    opens it on the reply's text to copy, and it stays open after the rerun that draws it."""
+    page.goto(app_server.url)
+    send(page, "What can you do?")
+    reply = page.locator(MESSAGES).nth(1)
+    expect(reply.get_by_text(re.compile("Answered from Ambient"))).to_be_visible(
+        timeout=120_000)
+    answer = reply.locator('[data-testid="stMarkdownContainer"]').first.inner_text()
+    page.reload()  # the streamed reply has no popover yet; the history drawn next has it
+    button = reply.get_by_text("Copy · why this model?")
+    expect(button).to_be_visible(timeout=60_000)
+    expect(page.locator(f'{SIDEBAR} [data-testid="stCode"]')).to_have_count(0)
+    button.click()
+    code = page.locator('[data-testid="stPopoverBody"] [data-testid="stCode"]')
+    expect(code).to_be_visible(timeout=60_000)
+    expect(code).to_contain_text(answer.strip().splitlines()[0])
+    expect_no_exception(page)
