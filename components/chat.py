@@ -42,7 +42,12 @@ from core.narration import deliver_budget_alerts, recent_narration
 from llm.prices import format_usd
 from store.db import Database
 
-SHOWN_MESSAGES = 60
+# The latest messages are drawn at first, more on request: every drawn message costs the
+# browser on every page change (bench/RESULTS.md, "pages": 60 messages made a sidebar
+# click about 0.35 s slower than 10 on this machine).
+FIRST_SHOWN = 20
+MORE_SHOWN = 40  # "Show earlier messages" adds this many
+MAX_SHOWN = 500  # beyond that: the conversation's export has them all
 HISTORY_HEIGHT = 440
 LIVE_SECONDS = 120
 _SLOT = "_chat_slot"
@@ -289,11 +294,22 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
         _conversation_menu(db, session_id, conversation_id)
 
         box = st.container(height=HISTORY_HEIGHT, key="chat_history")
-        messages = history(db, session_id, limit=SHOWN_MESSAGES, conversation_id=conversation_id)
+        shown_key = f"chat_shown_{conversation_id}"
+        shown = st.session_state.get(shown_key, FIRST_SHOWN)
+        messages = history(db, session_id, limit=shown, conversation_id=conversation_id)
         with box:
-            if len(messages) == SHOWN_MESSAGES:
+            if len(messages) == shown:
                 total = count_messages(db, session_id, conversation_id)
-                st.caption(f"Showing the latest {SHOWN_MESSAGES} of {total:,} messages.")
+                if total > shown:
+                    st.caption(f"Showing the latest {shown:,} of {total:,} messages"
+                               + (" (export the conversation for all of them)."
+                                  if shown >= MAX_SHOWN else "."))
+                    if shown < MAX_SHOWN and (more := pressed(
+                            "Show earlier messages", "chat_earlier", type="tertiary",
+                            icon=":material/expand_less:")):
+                        with more.redo_if_cut_short():
+                            st.session_state[shown_key] = min(shown + MORE_SHOWN, MAX_SHOWN)
+                        st.rerun()
             if not messages:
                 st.caption("Ask me anything about what you are doing in Ambient.")
             last_reply = next((m.id for m in reversed(messages) if m.role == "assistant"), None)
@@ -406,7 +422,7 @@ def _answer(db: Database, session_id: str, queued: list[str]) -> None:
 
 
 def _reask(db: Database, session_id: str, asked: dict) -> ChatTurn:
-    reply = next((m for m in history(db, session_id, limit=SHOWN_MESSAGES)
+    reply = next((m for m in history(db, session_id, limit=MAX_SHOWN)
                   if m.id == asked.get("reask")), None)
     if reply is None:
         raise ChatInputError("That answer is no longer in the chat, so there is nothing to "

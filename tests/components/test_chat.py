@@ -145,3 +145,27 @@ def test_a_replys_copy_and_why_popover_is_drawn_when_opened(app_env: str) -> Non
     assert any(c.value == "short question: the embedded tier" for c in at.sidebar.caption)
     [link] = at.sidebar.get("page_link")
     assert link.proto.label == "Open its rows in the cost ledger"
+
+
+def test_the_latest_messages_are_drawn_and_earlier_ones_on_request(app_env: str) -> None:
+    from components.chat import FIRST_SHOWN, MORE_SHOWN
+
+    at, db, sid = started_app(app_env)  # 2 messages
+    for i in range(FIRST_SHOWN + MORE_SHOWN):
+        add_message(db, sid, "user", f"note {i}")
+    total = FIRST_SHOWN + MORE_SHOWN + 2
+    rerun(at)
+    assert chat_texts(at) == [f"note {i}" for i in range(MORE_SHOWN, FIRST_SHOWN + MORE_SHOWN)]
+    assert any(c.value == f"Showing the latest {FIRST_SHOWN} of {total} messages."
+               for c in at.sidebar.caption)
+    at.button(key="chat_earlier").click()
+    rerun(at)
+    shown = FIRST_SHOWN + MORE_SHOWN
+    assert len(chat_texts(at)) == shown and chat_texts(at)[-1] == f"note {shown - 1}"
+    assert any(c.value == f"Showing the latest {shown} of {total} messages."
+               for c in at.sidebar.caption)
+    at.button(key="chat_earlier").click()
+    rerun(at)
+    assert chat_texts(at)[:2] == ["What is a link graph?", "A map of which pages link to which."]
+    assert len(chat_texts(at)) == total
+    assert not [b for b in at.button if b.key == "chat_earlier"]  # all shown: no button
