@@ -16,7 +16,6 @@ probabilities (Gupta et al., ICLR 2024), not only their mean.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 import zlib
@@ -148,10 +147,10 @@ def prompt_features(prompt: str) -> np.ndarray:
         counts["greeting"] += 1
     numbers = numbers_in(part)
     sentences = len(_SENTENCE_END.findall(part)) + 1
-    max_number = 0.0
-    for n in numbers:
-        with contextlib.suppress(ValueError):
-            max_number = max(max_number, abs(float(n)))
+    try:  # every match of _NUMBER, commas removed, is a float literal
+        max_number = max((abs(float(n)) for n in numbers), default=0.0)
+    except ValueError:
+        max_number = 0.0
     constraints = counts["constraint"]
     values = [
         _log(chars),
@@ -192,6 +191,7 @@ NGRAM_BUCKETS = 1 << 18
 
 
 _TOKEN_HASH: dict[str, int] = {}
+_DIGIT_RUN = re.compile(r"\d+")
 
 
 def _token_hash(token: str) -> int:
@@ -209,11 +209,20 @@ def hashed_ngrams(text: str, buckets: int = NGRAM_BUCKETS) -> tuple[np.ndarray, 
 
     A token's hash is its CRC-32 (stable across processes and machines); a bigram's is
     mixed from its two tokens' hashes. Only ``window(text)`` is read: the question is at the
-    start or at the end, and a long document in between would cost time, not signal."""
-    tokens = ["0" if t[0].isdigit() else t for t in _TOKEN.findall(window(text or "").lower())]
+    start or at the end, and a long document in between would cost time, not signal.
+    (Digit runs are replaced by "0" before tokenising and each distinct token is hashed
+    once: the same tokens as a per-token loop, at a fraction of the Python work.)"""
+    tokens = _TOKEN.findall(_DIGIT_RUN.sub("0", window(text or "").lower()))
     if not tokens:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-    h = np.fromiter((_token_hash(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    cache = _TOKEN_HASH
+    for t in set(tokens):
+        if t not in cache:
+            _token_hash(t)
+    try:
+        h = np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
+    except KeyError:  # the cache was cleared while filling it: hash one by one
+        h = np.fromiter(map(_token_hash, tokens), dtype=np.uint64, count=len(tokens))
     pairs = (h[:-1] * np.uint64(1_000_003) + h[1:] * np.uint64(7919) + np.uint64(1)) % np.uint64(
         0xFFFFFFFB)
     idx = np.unique(np.concatenate([h, pairs]) % np.uint64(buckets)).astype(np.int64)
