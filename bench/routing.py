@@ -214,7 +214,7 @@ def run(subset: int | None = None, repeats: int = 1000) -> Section:
         "halves.",
         f"Scoring time: {100 if subset else repeats} calls each after 20 warm-up calls, one "
         "8,000-character prompt (GSM8K questions run together; the pattern and n-gram "
-        "features read its first and last 1,500 characters, the counts all of it) and a "
+        "features read its first and last 1,000 characters, the counts all of it) and a "
         "9-line answer with its arithmetic; 'cold' empties the cache of recent prompts' "
         "features before each call, 'after difficulty' is the router's order (difficulty "
         "first, untimed), where confidence reuses them. Other work shares this 2-core "

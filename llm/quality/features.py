@@ -16,7 +16,6 @@ probabilities (Gupta et al., ICLR 2024), not only their mean.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import re
 import zlib
@@ -88,7 +87,9 @@ _WORD_CLASS["percent"] = (*_WORD_CLASS["percent"], "percent")
 _PHRASE_CLASS = {p: name for name, phrases in _QTYPE_PHRASES.items() for p in phrases}
 _PHRASE_CLASS.update({p: "constraint" for p in _CONSTRAINT_PHRASES})
 _DIGITS = str.maketrans("", "", "0123456789")
-WINDOW = 3000  # characters read by the pattern features: the start and the end of a prompt
+WINDOW = 2000  # characters read by the pattern features: the start and the end of a prompt
+# (2,000, not 3,000, for the 2 ms scoring goal on an 8,000-character prompt: only about 2 % of
+# the training prompts are longer than 2,000 characters, so the features barely move)
 
 PROMPT_FEATURES = (
     "log_chars", "log_words", "log_lines", "log_sentences", "log_numbers", "log_distinct_numbers",
@@ -132,8 +133,10 @@ def prompt_features(prompt: str) -> np.ndarray:
     n_words = len(words)
     counts = dict.fromkeys(("constraint", "negation", "number_word", "money", "percent",
                             *QTYPES), 0)
-    for word, times in Counter(words).items():
-        for name in _WORD_CLASS.get(word, ()):
+    counted = Counter(words)
+    for word in counted.keys() & _WORD_CLASS.keys():  # the few words that belong to a class
+        times = counted[word]
+        for name in _WORD_CLASS[word]:
             counts[name] += times
     for phrase, name in _PHRASE_CLASS.items():
         if phrase in lowered:
@@ -148,10 +151,10 @@ def prompt_features(prompt: str) -> np.ndarray:
         counts["greeting"] += 1
     numbers = numbers_in(part)
     sentences = len(_SENTENCE_END.findall(part)) + 1
-    max_number = 0.0
-    for n in numbers:
-        with contextlib.suppress(ValueError):
-            max_number = max(max_number, abs(float(n)))
+    try:  # every match of _NUMBER, commas removed, is a float literal
+        max_number = max((abs(float(n)) for n in numbers), default=0.0)
+    except ValueError:
+        max_number = 0.0
     constraints = counts["constraint"]
     values = [
         _log(chars),
@@ -192,6 +195,7 @@ NGRAM_BUCKETS = 1 << 18
 
 
 _TOKEN_HASH: dict[str, int] = {}
+_DIGIT_RUN = re.compile(r"\d+")
 
 
 def _token_hash(token: str) -> int:
@@ -209,11 +213,20 @@ def hashed_ngrams(text: str, buckets: int = NGRAM_BUCKETS) -> tuple[np.ndarray, 
 
     A token's hash is its CRC-32 (stable across processes and machines); a bigram's is
     mixed from its two tokens' hashes. Only ``window(text)`` is read: the question is at the
-    start or at the end, and a long document in between would cost time, not signal."""
-    tokens = ["0" if t[0].isdigit() else t for t in _TOKEN.findall(window(text or "").lower())]
+    start or at the end, and a long document in between would cost time, not signal.
+    (Digit runs are replaced by "0" before tokenising and each distinct token is hashed
+    once: the same tokens as a per-token loop, at a fraction of the Python work.)"""
+    tokens = _TOKEN.findall(_DIGIT_RUN.sub("0", window(text or "").lower()))
     if not tokens:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-    h = np.fromiter((_token_hash(t) for t in tokens), dtype=np.uint64, count=len(tokens))
+    cache = _TOKEN_HASH
+    for t in set(tokens):
+        if t not in cache:
+            _token_hash(t)
+    try:
+        h = np.fromiter(map(cache.__getitem__, tokens), dtype=np.uint64, count=len(tokens))
+    except KeyError:  # the cache was cleared while filling it: hash one by one
+        h = np.fromiter(map(_token_hash, tokens), dtype=np.uint64, count=len(tokens))
     pairs = (h[:-1] * np.uint64(1_000_003) + h[1:] * np.uint64(7919) + np.uint64(1)) % np.uint64(
         0xFFFFFFFB)
     idx = np.unique(np.concatenate([h, pairs]) % np.uint64(buckets)).astype(np.int64)

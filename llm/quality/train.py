@@ -31,6 +31,51 @@ confidence — label "the weak answer is right". Text model: answer + prompt fea
   typical token probabilities keeps its text-only confidence.
 thresholds — ``llm.quality.calibrate`` tables for "embedded→local" and "local→cloud", from
   out-of-fold scores of the training rows.
+
+Why the held-out figures sit above the quick study's (issue 14, second pass). Measured on
+training rows only (5-fold cross-validation, pooled out-of-fold scores; MMLU "unseen" =
+folds grouped by subject, each fold's share averaged), with the same code:
+
+- the answer check is *not* behind the study: the confidence model (answer + prompt
+  features, GSM8K training rows) needs 0.33 strong calls in cross-validation (3 seeds; APGR
+  0.82), the study's 0.33–0.35. More answer features (the final number equals the last /
+  any result of the answer's own working, no working at all, numbers the answer invents,
+  unit words after ``####``, a final answer far outside the prompt's numbers, "let"/"assume",
+  numbers per prompt number, a zero or ≥ 10,000 final answer) and other penalties
+  (l2 1–100) moved it by less than its noise (0.31–0.34), so none was added;
+- before the call, GSM8K: hand features alone on GSM8K rows 0.59, hand + Naive-Bayes n-gram
+  score on GSM8K rows 0.59 (APGR 0.64), the same on all datasets 0.60 (APGR 0.62), hand
+  features + n-gram weights on GSM8K rows 0.61 (300 L-BFGS iterations); the earlier
+  cross-validation of the joint n-gram-weight model gave 0.54. A per-dataset ("which kind
+  of prompt") specialist therefore had no clear edge over the shipped blend and was not
+  added;
+- MMLU: hand + Naive-Bayes 0.49 whether fitted on MMLU rows or on all rows (hand features
+  alone 0.55); on subjects a fold never saw, the model fitted on all datasets generalises
+  far better than one fitted on MMLU alone (0.55 vs 0.67; hand features alone 0.59 vs 0.71;
+  prompt length alone 0.56): the cross-dataset model helps here, it is not the cause;
+- the share for 95 % is the first crossing of a flat curve and moves a lot with the sample:
+  over 30 random halves of the GSM8K training rows (fit on one half, score the other, 340
+  rows each), the confidence cascade ranged 0.19–0.51 (mean 0.35, sd 0.07) and the
+  hand-feature difficulty model 0.41–0.84 (mean 0.64, sd 0.10). The bench's fixed
+  held-out halves are one such draw (627 GSM8K rows): its 0.50 cascade and 0.71–0.72 difficulty
+  figures are at the unlucky end of that spread, not a sign of a broken model, and the
+  quick study's figures are means over five splits. Nothing here was tuned to close that
+  gap.
+
+What changed in this pass: the pattern and n-gram features read the first and last 1,000
+characters of a prompt, not 1,500 (``features.WINDOW`` 2,000: about 2 % of the training
+prompts are longer; needed for the 2 ms scoring goal), hashing and the largest-number
+feature do less Python work, the n-gram regression is fitted over used columns only (same
+weights, twice as fast), and the embedded outcomes grew (``data/embedded/README.md``). The
+held-out rows were scored once in this pass, by ``python -m bench routing`` after the
+retrain (the training command's own held-out printout was not looked at before it).
+Result (bench/RESULTS.md): GSM8K 0.72, MMLU 0.55, MMLU held-out subjects 0.61, GSM8K
+cascade 0.50 — no goal met, the figures as before within a point; difficulty scoring p50
+1.62 ms on the 8,000-character prompt (was 2.20). On the 70 held-out embedded outcomes the
+answer check ranked *worse* than random (APGR 0.32; 0.47 on the earlier 31): the text model
+learnt on Mixtral's GSM8K answers does not transfer to SmolLM2's short answers on other
+tasks (most likely), and 169 training answers are too few for the log-probability adjustment
+to make up for it.
 """
 
 from __future__ import annotations
