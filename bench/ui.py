@@ -57,6 +57,7 @@ def _time(make, sid: str) -> float:  # noqa: ANN001
 def run() -> Section:
     from streamlit.testing.v1 import AppTest
 
+    from components.chat import FIRST_SHOWN
     from store.db import forget_databases
 
     with tempfile.TemporaryDirectory() as folder:
@@ -69,7 +70,7 @@ def run() -> Section:
                 lambda: AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120),
             "Costs page": lambda: AppTest.from_file(str(ROOT / "pages" / "costs.py"),
                                                     default_timeout=120),
-            "Sidebar chat alone (60 of 5,000 messages shown)":
+            f"Sidebar chat alone ({FIRST_SHOWN} of 5,000 messages shown)":
                 lambda: AppTest.from_function(_chat_only, default_timeout=120),
         }
         rows = []
