@@ -169,6 +169,13 @@ def _when_reset(now: datetime) -> str:
     return f"00:00 UTC (in {hours} h {minutes:02d} min)"
 
 
+def _lock_budgets(s: Session) -> None:
+    """Serialise the budget check with every other one until this transaction ends. SQLite
+    writers are already serialised (BEGIN IMMEDIATE); PostgreSQL's READ COMMITTED is not."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _BUDGET_LOCK_KEY})
+
+
 def reserve(
     db: Database, record: CallRecord, estimate_nusd: int, budget: Budget
 ) -> int | BudgetRefusal:
@@ -176,8 +183,7 @@ def reserve(
     now = utcnow()
     new_alerts: list[alerts.Alert] = []
     with db.write() as s:
-        if s.get_bind().dialect.name == "postgresql":
-            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _BUDGET_LOCK_KEY})
+        _lock_budgets(s)
         record = _owned(s, record)
         daily_cap, session_cap = _cap_nusd(budget.daily_usd), _cap_nusd(budget.session_usd)
         user_cap = _cap_nusd(budget.user_daily_usd)
@@ -253,8 +259,11 @@ def settle(db: Database, row_id: int, record: CallRecord,
     now = utcnow()
     new_alerts: list[alerts.Alert] = []
     with db.write() as s:
+        checks = budget is not None and record.tier == "cloud"
+        if checks:  # two settles at once would each miss the other's cost and its threshold
+            _lock_budgets(s)
         s.execute(update(LLMCallRow).where(LLMCallRow.id == row_id).values(**values))
-        if budget is not None and record.tier == "cloud":
+        if checks:
             user = s.scalar(select(LLMCallRow.user).where(LLMCallRow.id == row_id))
             new_alerts = alerts.record(
                 s, now, user or LOCAL_USER, record.session_id,

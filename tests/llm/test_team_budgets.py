@@ -233,3 +233,53 @@ def test_without_a_per_user_cap_nothing_changes_for_a_personal_install(
     assert recorded_alerts(db) == []
     with db.read() as s:
         assert set(s.scalars(select(LLMCallRow.user)).all()) == {"local"}
+
+
+def test_two_calls_settling_at_once_both_count_towards_the_threshold(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each of two calls spends 45 % of Bob's cap; they settle at the same moment. The one
+    that settles second must see the first one's cost and record the 80 % alert (seen
+    missing once on PostgreSQL, whose READ COMMITTED let each miss the other's cost)."""
+    from llm import ledger
+
+    sid = ensure_session(db, None, BOB)
+    budget = Budget(daily_usd=None, session_usd=None, user_daily_usd=USER_CAP)
+    cost = int(USER_CAP * NANO * 45 / 100)
+
+    def cloud_call(n: int, status: str = "reserved", cost_nusd: int = 0) -> ledger.CallRecord:
+        return ledger.CallRecord(
+            request_id=f"r{n}", attempt=1, purpose="chat", tier="cloud", provider="openai",
+            model="gpt-4o-mini", status=status, route_reason="test", session_id=sid,
+            user=BOB, cost_nusd=cost_nusd)
+
+    rows = [ledger.reserve(db, cloud_call(n), cost, budget) for n in (1, 2)]
+    assert all(isinstance(r, int) for r in rows)
+
+    first_counted, second_done = threading.Event(), threading.Event()
+    real_reached = ledger._reached
+
+    def slow_first(s, budget, user, now):  # noqa: ANN001, ANN202
+        reached = real_reached(s, budget, user, now)
+        if not first_counted.is_set():  # the first settle holds its transaction open a while
+            first_counted.set()
+            second_done.wait(timeout=1.5)
+        return reached
+
+    monkeypatch.setattr(ledger, "_reached", slow_first)
+
+    def settle(n: int) -> None:
+        ledger.settle(db, rows[n - 1], cloud_call(n, status="ok", cost_nusd=cost), budget)
+        if n == 2:
+            second_done.set()
+
+    first = threading.Thread(target=settle, args=(1,))
+    first.start()
+    assert first_counted.wait(timeout=10)
+    second = threading.Thread(target=settle, args=(2,))
+    second.start()
+    first.join(timeout=30)
+    second.join(timeout=30)
+
+    assert spent_nusd(db, LLMCallRow.user == BOB) == 2 * cost
+    assert recorded_alerts(db) == [(f"user:{BOB}", 80)]
