@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from llm.ledger import CallRecord, book
 from store.db import open_database
@@ -18,6 +18,7 @@ from tests.e2e.test_workflows_journey import open_page
 pytestmark = pytest.mark.browser
 SHOTS = ARTIFACTS / "costs"
 PLOTS = '[data-testid="stPlotlyChart"]'
+SPEND, SAVINGS = "Spend per day (USD)", "Savings per day (USD)"
 
 
 def call(n: int, tier: str, cost: int, latency_ms: int) -> CallRecord:
@@ -30,8 +31,13 @@ def call(n: int, tier: str, cost: int, latency_ms: int) -> CallRecord:
         latency_ms=latency_ms)
 
 
-def ticks(page: Page, chart: int, axis: str) -> list[str]:
-    texts = page.locator(PLOTS).nth(chart).locator(f"g.{axis}tick text")
+def chart(page: Page, title: str) -> Locator:
+    """The chart titled ``title``, by its title: charts may mount out of page order."""
+    return page.locator(PLOTS).filter(has_text=title)
+
+
+def ticks(page: Page, title: str, axis: str) -> list[str]:
+    texts = chart(page, title).locator(f"g.{axis}tick text")
     expect(texts.first).to_be_attached()
     return [t.strip() for t in texts.all_text_contents()]
 
@@ -40,22 +46,23 @@ def shoot(page: Page, name: str) -> None:
     """The page, and the two per-day charts (below the fold of the page's screenshot)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    charts = page.locator(PLOTS)
-    for index, chart in enumerate(("spend", "savings")[: charts.count()]):
-        charts.nth(index).scroll_into_view_if_needed()
-        charts.nth(index).screenshot(path=str(SHOTS / f"{name}-{chart}-per-day.png"))
+    for name_, title in (("spend", SPEND), ("savings", SAVINGS)):
+        found = chart(page, title)
+        if found.count():
+            found.scroll_into_view_if_needed()
+            found.screenshot(path=str(SHOTS / f"{name}-{name_}-per-day.png"))
 
 
-def readable_day_chart(page: Page, chart: int) -> None:
-    x = ticks(page, chart, "x")
+def readable_day_chart(page: Page, title: str) -> None:
+    x = ticks(page, title, "x")
     assert x and all(re.fullmatch(r"\d\d [A-Z][a-z]{2}", t) for t in x), x  # "30 Nov"
-    y = ticks(page, chart, "y")
+    y = ticks(page, title, "y")
     assert y[0] == "$0" and not any(t.startswith(("−", "-")) for t in y), y
 
 
-def wide_bar(page: Page, chart: int) -> None:
+def wide_bar(page: Page, title: str) -> None:
     """A day's bar is drawn as a bar, not a hairline."""
-    bar = page.locator(PLOTS).nth(chart).locator("g.point path").first
+    bar = chart(page, title).locator("g.point path").first
     expect(bar).to_be_attached()
     box = bar.bounding_box()
     assert box is not None and box["width"] > 20, box
@@ -73,9 +80,9 @@ def test_costs_reads_well_with_no_calls_one_call_and_one_day(
     page.reload()
     expect(page.get_by_role("heading", name="Costs", exact=True)).to_be_visible()
     expect(page.locator(PLOTS).first).to_be_visible()
-    readable_day_chart(page, 0)  # spend per day: $0, not a −1…1 axis
-    readable_day_chart(page, 1)  # savings per day
-    wide_bar(page, 1)
+    readable_day_chart(page, SPEND)  # spend per day: $0, not a −1…1 axis
+    readable_day_chart(page, SAVINGS)  # savings per day
+    wide_bar(page, SAVINGS)
     latency = page.locator('[data-testid="stMetric"]').filter(has_text="Latency p50")
     expect(latency).to_contain_text("2.4 s")
     shoot(page, "one-call")
@@ -86,10 +93,10 @@ def test_costs_reads_well_with_no_calls_one_call_and_one_day(
     expect(page.get_by_role("heading", name="Costs", exact=True)).to_be_visible()
     expect(page.locator('[data-testid="stMetric"]').filter(has_text="Calls").first
            ).to_contain_text("3")
-    readable_day_chart(page, 0)
-    readable_day_chart(page, 1)
-    wide_bar(page, 0)
-    wide_bar(page, 1)
+    readable_day_chart(page, SPEND)
+    readable_day_chart(page, SAVINGS)
+    wide_bar(page, SPEND)
+    wide_bar(page, SAVINGS)
     shoot(page, "one-day")
     db.dispose()
     expect_no_exception(page)
