@@ -323,17 +323,7 @@ def _report(name: str, results: dict[int, list[bool]], elapsed: float) -> None:
             out.write(json.dumps(line) + "\n")
 
 
-# Known, intermittent (about 1 full run in 3 here): after "Use other files" has undone
-# the sample upload (and it stayed undone for a second), the upload is found done again
-# when the next try opens the card, so the sample was kept twice. Not yet explained
-# (issue 13's note); the other scenarios must never lose or repeat an action.
-_RESURRECTED = pytest.mark.xfail(
-    reason="the link graph's undone sample upload sometimes comes back (issue 13)", strict=False)
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=_RESURRECTED) if name == "link_graph" else name
-    for name in SCENARIOS])
+@pytest.mark.parametrize("name", list(SCENARIOS))
 def test_an_action_followed_at_once_by_another_interaction_is_done_once(
     rapid_page: Page, rapid_server: tuple[AppServer, Database], name: str
 ) -> None:
