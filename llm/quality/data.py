@@ -15,7 +15,10 @@ Splits are fixed and need no random state: a prompt's split comes from a SHA-256
 text (``bucket``), and MMLU's held-out subjects are a fixed list drawn once with
 ``random.Random(14)``. ``split == "train"`` rows are the only ones training or threshold
 calibration may read; ``"test"`` rows (and, for MMLU, every row of an ``"unseen"``
-subject) are for ``python -m bench routing`` only.
+subject) are for ``python -m bench routing`` only. (The bench's second protocol, random
+splits with the estimators retrained on each, ignores ``split`` for GSM8K and MMLU: it draws
+its own halves and scores only the rows its own fit never read. It never touches the
+shipped artefact.)
 """
 
 from __future__ import annotations

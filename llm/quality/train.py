@@ -76,6 +76,35 @@ answer check ranked *worse* than random (APGR 0.32; 0.47 on the earlier 31): the
 learnt on Mixtral's GSM8K answers does not transfer to SmolLM2's short answers on other
 tasks (most likely), and 169 training answers are too few for the log-probability adjustment
 to make up for it.
+
+Third pass (issue 14, "quality-goals-3"). The artefact was retrained, unchanged in recipe
+and configuration, on all 363 embedded outcomes (254 training answers, 253 with
+log-probabilities; 109 held out), not the first 239. Its fixed-half figures (printed by
+this command and by the bench; nothing was tuned on them): GSM8K 0.72, MMLU 0.55, MMLU
+held-out subjects 0.61, GSM8K cascade 0.50 — the same as before to the hundredth;
+embedded answer check APGR 0.34 (0.32 before). ``fit_estimators`` now holds the recipe
+(which rows train which estimator) so that ``python -m bench routing`` can retrain it per
+split: the bench adds the goals' own protocol (five seeded random 50/50 splits of the GSM8K
+and the MMLU rows, five random splits of MMLU's subjects, mean and min–max) beside the fixed
+half, and judges the goals on its means. Result (bench/RESULTS.md, run once at the end of
+the pass): on the five-split means no goal is met either — difficulty GSM8K 0.68 (splits
+0.63–0.74; random 0.81), MMLU 0.51 (0.46–0.55; random 0.67), MMLU held-out subjects 0.55
+(0.51–0.61; random 0.66), GSM8K cascade 0.39 (0.32–0.50). The fixed half is the unlucky end
+for the cascade (0.50 is the worst of the five splits) and for GSM8K difficulty (0.72 lies
+above all five), but the means still miss the goals by 0.04–0.08: the gap is not only the
+draw. The earlier "about 0.59 GSM8K in cross-validation" was hand features on GSM8K rows
+alone, not this recipe; the shipped blend trained on all datasets averages 0.68 here, so a
+GSM8K specialist, or the study's rank ensemble with prompt length, is the next thing to
+cross-validate (inside training rows) — not done in this pass.
+Tried, inside training rows only: for the embedded answer check, 5-fold cross-validation
+(3 seeds) over the 254 embedded training answers of the shipped confidence, a
+log-probability-only regression, prompt + log-probability, answer + log-probability and all
+features fitted on embedded rows alone, and "shorter prompt → more confident": every one
+ranked like random (APGR 0.46–0.52, share for 95 % 0.90–0.94 where random needs 0.93), so
+no fallback was added — with 254 answers of a 135M model there is no signal to fall back
+to. A prompt-length component for difficulty (the study's rank ensemble) was not
+evaluated: its cross-validation did not finish on the shared machine (load average 10–12)
+before the bench had to run, so nothing was added.
 """
 
 from __future__ import annotations
@@ -125,12 +154,26 @@ class Rows:
         return np.array([o.strong for o in self.outcomes], dtype=np.float64)
 
 
-def prompt_rows(outcomes: list[data.Outcome]) -> Rows:
-    X = np.array([features.prompt_features(o.prompt) for o in outcomes]) if outcomes else \
+FeatureCache = dict  # qid -> a row's features, shared by the fits of several splits
+
+
+def _prompt_features(o: data.Outcome, cache: FeatureCache | None) -> tuple:
+    if cache is not None and ("p", o.qid) in cache:
+        return cache[("p", o.qid)]
+    got = (features.prompt_features(o.prompt), *features.hashed_ngrams(o.prompt))
+    if cache is not None:
+        cache[("p", o.qid)] = got
+    return got
+
+
+def prompt_rows(outcomes: list[data.Outcome], cache: FeatureCache | None = None) -> Rows:
+    """Hand features and hashed n-grams of each outcome's prompt. ``cache`` (a dict, keyed
+    by qid) lets several fits over overlapping rows compute each prompt once."""
+    computed = [_prompt_features(o, cache) for o in outcomes]
+    X = np.array([c[0] for c in computed]) if outcomes else \
         np.zeros((0, len(features.PROMPT_FEATURES)))
     rows, cols, vals = [], [], []
-    for i, o in enumerate(outcomes):
-        idx, v = features.hashed_ngrams(o.prompt)
+    for i, (_, idx, v) in enumerate(computed):
         rows.extend([i] * len(idx))
         cols.extend(idx.tolist())
         vals.extend(v.tolist())
@@ -230,9 +273,10 @@ class ConfidenceModel:
         return 1.0 / (1.0 + np.exp(-self.logits(C, LP)))
 
 
-def confidence_inputs(outcomes: list[data.Outcome]) -> tuple[np.ndarray, np.ndarray]:
+def confidence_inputs(outcomes: list[data.Outcome],
+                      cache: FeatureCache | None = None) -> tuple[np.ndarray, np.ndarray]:
     C = np.array([np.concatenate([features.answer_features(o.prompt, o.weak_answer or ""),
-                                  features.prompt_features(o.prompt)]) for o in outcomes])
+                                  _prompt_features(o, cache)[0]]) for o in outcomes])
     LP = np.array([features.logprob_features(list(o.logprobs) if o.logprobs else None)
                    for o in outcomes])
     return C, LP
@@ -296,6 +340,34 @@ def _train(outcomes: tuple[data.Outcome, ...]) -> list[data.Outcome]:
     return [o for o in outcomes if o.split == "train"]
 
 
+@dataclass
+class Estimators:
+    """Both estimators fitted on one set of training rows, with the rows they saw."""
+
+    difficulty: DifficultyModel
+    confidence: ConfidenceModel
+    rows: Rows  # difficulty's training rows
+    conf_rows: list[data.Outcome]  # confidence's training rows
+    C: np.ndarray
+    LP: np.ndarray
+
+
+def fit_estimators(gsm: list[data.Outcome], mmlu: list[data.Outcome],
+                   llmr: list[data.Outcome], emb: list[data.Outcome],
+                   cache: FeatureCache | None = None) -> Estimators:
+    """The shipped training recipe on the given training rows: difficulty on GSM8K + MMLU +
+    LLMRouter (gain label, dataset-balanced), confidence on GSM8K's recorded answers + the
+    embedded outcomes. ``build`` calls it with the fixed training split; ``bench routing``
+    calls it once per random split with that split's training part, so every held-out
+    figure comes from the same code and configuration as the artefact."""
+    rows = prompt_rows([*gsm, *mmlu, *llmr], cache)
+    dmodel = fit_difficulty(rows)
+    conf_rows = [*gsm, *emb]
+    C, LP = confidence_inputs(conf_rows, cache)
+    cmodel = fit_confidence(conf_rows, C, LP)
+    return Estimators(dmodel, cmodel, rows, conf_rows, C, LP)
+
+
 def build(verbose: bool = True) -> tuple[Artefact, dict]:
     say = print if verbose else (lambda *a, **k: None)
     started = time.perf_counter()
@@ -303,16 +375,13 @@ def build(verbose: bool = True) -> tuple[Artefact, dict]:
     train_rows = _train(gsm) + _train(mmlu) + _train(llmr)
     say(f"difficulty: {len(train_rows)} training rows "
         f"({len(_train(gsm))} GSM8K, {len(_train(mmlu))} MMLU, {len(_train(llmr))} LLMRouter)")
-    rows = prompt_rows(train_rows)
-    dmodel = fit_difficulty(rows)
-    d_oof = out_of_fold_difficulty(rows)
-
-    conf_rows = _train(gsm) + _train(emb)
-    C, LP = confidence_inputs(conf_rows)
+    fitted = fit_estimators(_train(gsm), _train(mmlu), _train(llmr), _train(emb))
+    rows, dmodel, cmodel = fitted.rows, fitted.difficulty, fitted.confidence
+    conf_rows, C, LP = fitted.conf_rows, fitted.C, fitted.LP
     say(f"confidence: {len(conf_rows)} training rows ({len(_train(gsm))} GSM8K answers, "
         f"{len(_train(emb))} embedded answers, "
         f"{int((LP[:, 0] > 0).sum())} with token log-probabilities)")
-    cmodel = fit_confidence(conf_rows, C, LP)
+    d_oof = out_of_fold_difficulty(rows)
     c_oof = out_of_fold_confidence(conf_rows, C, LP)
 
     # thresholds, from out-of-fold scores of training rows
