@@ -170,46 +170,38 @@ def _export_json(messages: list[Message]) -> str:
 
 
 def _conversation_menu(db: Database, session_id: str, conversation_id: int) -> None:
-    # Drawn only while open, like a reply's popover: closed, its eight widgets and two
-    # queries were part of every page change; opening it reruns to draw it.
-    with st.popover("Conversations", icon=":material/forum:", width="stretch",
-                    key="chat_conversations", on_change="rerun") as menu:
-        if menu.open:
-            _conversation_menu_body(db, session_id, conversation_id)
-
-
-def _conversation_menu_body(db: Database, session_id: str, conversation_id: int) -> None:
-    if pressed("New conversation", "chat_new", icon=":material/add:"):
-        new_conversation(db, session_id)
-        st.rerun()
-    known = conversations(db, session_id)
-    labels = {c.id: f"{c.title} ({c.messages})" for c in known}
-    if conversation_id in labels:
-        st.session_state.chat_switch = conversation_id  # follow the active conversation
-    st.selectbox(
-        "Switch to", list(labels), format_func=labels.get, key="chat_switch",
-        on_change=lambda: switch_conversation(db, session_id, st.session_state.chat_switch),
-    )
-    count = count_messages(db, session_id, conversation_id)
-    left, right = st.columns(2)
-    # Deferred: the conversation is read and formatted only when a download is asked for.
-    left.download_button(
-        "Markdown", lambda: _export_markdown(history(db, session_id,
-                                                     conversation_id=conversation_id)),
-        "conversation.md", "text/markdown", key="chat_export_md",
-        icon=":material/download:", disabled=not count, on_click="ignore")
-    right.download_button(
-        "JSON", lambda: _export_json(history(db, session_id,
-                                             conversation_id=conversation_id)),
-        "conversation.json", "application/json", key="chat_export_json",
-        icon=":material/download:", disabled=not count, on_click="ignore")
-    if ask_first("Clear this conversation", "chat_clear",
-                 f"Delete all {count} messages of this conversation? This cannot be undone.",
-                 yes="Yes, clear", icon=":material/delete:", disabled=not count):
-        removed = clear_conversation(db, session_id, conversation_id)
-        record_event(db, session_id, "form_submitted",
-                     f"Cleared the conversation ({removed} messages)")
-        st.rerun()
+    with st.popover("Conversations", icon=":material/forum:", width="stretch"):
+        if pressed("New conversation", "chat_new", icon=":material/add:"):
+            new_conversation(db, session_id)
+            st.rerun()
+        known = conversations(db, session_id)
+        labels = {c.id: f"{c.title} ({c.messages})" for c in known}
+        if conversation_id in labels:
+            st.session_state.chat_switch = conversation_id  # follow the active conversation
+        st.selectbox(
+            "Switch to", list(labels), format_func=labels.get, key="chat_switch",
+            on_change=lambda: switch_conversation(db, session_id, st.session_state.chat_switch),
+        )
+        count = count_messages(db, session_id, conversation_id)
+        left, right = st.columns(2)
+        # Deferred: the conversation is read and formatted only when a download is asked for.
+        left.download_button(
+            "Markdown", lambda: _export_markdown(history(db, session_id,
+                                                         conversation_id=conversation_id)),
+            "conversation.md", "text/markdown", key="chat_export_md",
+            icon=":material/download:", disabled=not count, on_click="ignore")
+        right.download_button(
+            "JSON", lambda: _export_json(history(db, session_id,
+                                                 conversation_id=conversation_id)),
+            "conversation.json", "application/json", key="chat_export_json",
+            icon=":material/download:", disabled=not count, on_click="ignore")
+        if ask_first("Clear this conversation", "chat_clear",
+                     f"Delete all {count} messages of this conversation? This cannot be undone.",
+                     yes="Yes, clear", icon=":material/delete:", disabled=not count):
+            removed = clear_conversation(db, session_id, conversation_id)
+            record_event(db, session_id, "form_submitted",
+                         f"Cleared the conversation ({removed} messages)")
+            st.rerun()
 
 
 # -- pending destructive actions ---------------------------------------------------------

@@ -28,53 +28,32 @@ def chat_texts(at) -> list[str]:  # noqa: ANN001
     return [m.markdown[0].value for m in at.sidebar.chat_message if m.markdown]
 
 
-def open_conversations(at):  # noqa: ANN001, ANN201
-    """Rerun with the Conversations menu open, as the browser keeps it while it is used
-    (AppTest forgets a popover's state between runs)."""
-    at.session_state["chat_conversations"] = True  # what a click on "Conversations" sets
-    return rerun(at)
-
-
-def test_the_conversations_menu_is_drawn_when_opened(app_env: str) -> None:
-    """Closed, the menu sends nothing but its button (its widgets and queries were part of
-    every page change); opened, it has its controls."""
-    at, db, sid = started_app(app_env)
-    keys = {b.key for b in at.sidebar.button}
-    assert "chat_new" not in keys and "chat_clear" not in keys
-    assert not [s for s in at.sidebar.selectbox if s.key == "chat_switch"]
-    open_conversations(at)
-    assert {"chat_new", "chat_clear"} <= {b.key for b in at.sidebar.button}
-    assert at.selectbox(key="chat_switch").options
-
-
 def test_clearing_asks_first_and_then_removes_the_messages(app_env: str) -> None:
     at, db, sid = started_app(app_env)
-    open_conversations(at)
     at.button(key="chat_clear").click()
-    open_conversations(at)
+    rerun(at)
     assert any("Delete all 2 messages" in w.value for w in at.warning)
     assert len(history(db, sid)) == 2  # nothing removed before the confirmation
     at.button(key="chat_clear_no").click()
-    open_conversations(at)
+    rerun(at)
     assert len(history(db, sid)) == 2
     at.button(key="chat_clear").click()
-    open_conversations(at)
+    rerun(at)
     at.button(key="chat_clear_yes").click()
-    open_conversations(at)
+    rerun(at)
     assert history(db, sid) == [] and chat_texts(at) == []
 
 
 def test_a_new_conversation_and_switching_back(app_env: str) -> None:
     at, db, sid = started_app(app_env)
-    open_conversations(at)
     first = active_conversation(db, sid)
     at.button(key="chat_new").click()
-    open_conversations(at)
+    rerun(at)
     assert chat_texts(at) == []
     switch = at.selectbox(key="chat_switch")
     assert any(o.startswith("What is a link graph? (2)") for o in switch.options), switch.options
     switch.set_value(first)
-    open_conversations(at)
+    rerun(at)
     assert chat_texts(at) == ["What is a link graph?", "A map of which pages link to which."]
 
 
