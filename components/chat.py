@@ -39,13 +39,16 @@ from core.conversation import (
 from core.events import record_event
 from core.experts import DEFAULT_EXPERT, Expert, experts_for
 from core.narration import deliver_budget_alerts, recent_narration
+from llm.ledger import feedback_for_many
 from llm.prices import format_usd
 from store.db import Database
 
 # The latest messages are drawn at first, more on request: every drawn message costs the
 # browser on every page change (bench/RESULTS.md, "pages": 60 messages made a sidebar
-# click about 0.35 s slower than 10 on this machine).
-FIRST_SHOWN = 20
+# click about 0.35 s slower than 10 on this machine; 10 instead of 20 took about a quarter
+# off the browser's and the server's CPU time per page change, A/B on a loaded machine).
+# Ten fill the 440-pixel history box about twice over.
+FIRST_SHOWN = 10
 MORE_SHOWN = 40  # "Show earlier messages" adds this many
 MAX_SHOWN = 500  # beyond that: the conversation's export has them all
 HISTORY_HEIGHT = 440
@@ -83,9 +86,10 @@ def _reply_captions(message: Message) -> None:
 
 
 def _render_message(message: Message, db: Database | None = None,
-                    last: bool = False) -> None:
+                    last: bool = False, verdicts: dict[str, str] | None = None) -> None:
     """One message; for an assistant reply (with ``db``), the thumbs under it and, when the
-    answer check doubts it, the caution (with "Ask a stronger model" on the last one)."""
+    answer check doubts it, the caution (with "Ask a stronger model" on the last one).
+    ``verdicts``: the stored thumbs of the drawn replies, read in one query."""
     if message.role == "narration":
         icon = {"warning": ":material/warning:", "error": ":material/error:",
                 "done": ":material/task_alt:"}.get(message.meta.get("kind", ""),
@@ -104,7 +108,7 @@ def _render_message(message: Message, db: Database | None = None,
             (st.success if done["ok"] else st.warning)(done["message"])
         _reply_captions(message)
         if db is not None:
-            _doubts_and_verdict(db, message, last)
+            _doubts_and_verdict(db, message, last, verdicts)
         if message.content or message.meta.get("route_reason"):
             # Drawn only while open: closed popovers' code blocks still cost the browser on
             # every page change (60 shown messages: ~0.15 s of each sidebar click, median of
@@ -228,7 +232,8 @@ def _resolve(db: Database, message: Message, text: str, ok: bool) -> None:
                    tier=message.tier, model=message.model, meta=meta)
 
 
-def _doubts_and_verdict(db: Database, message: Message, last: bool) -> None:
+def _doubts_and_verdict(db: Database, message: Message, last: bool,
+                        verdicts: dict[str, str] | None = None) -> None:
     if message.meta.get("caution"):
         st.warning(message.meta["caution"], icon=":material/fact_check:")
         stronger = message.meta.get("stronger_tier")
@@ -239,7 +244,10 @@ def _doubts_and_verdict(db: Database, message: Message, last: bool) -> None:
                 with click.redo_if_cut_short():
                     st.session_state.setdefault("chat_prompts", []).append(
                         {"reask": message.id, "tier": stronger})
-    verdict(db, message)
+    if verdicts is None:
+        verdict(db, message)
+    else:
+        verdict(db, message, verdicts.get(message.meta.get("request_id", "")))
 
 
 # -- live narration ----------------------------------------------------------------------
@@ -313,8 +321,12 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
             if not messages:
                 st.caption("Ask me anything about what you are doing in Ambient.")
             last_reply = next((m.id for m in reversed(messages) if m.role == "assistant"), None)
+            # The thumbs of every drawn reply in one query, not one query per reply.
+            verdicts = feedback_for_many(db, [
+                m.meta["request_id"] for m in messages
+                if m.role == "assistant" and m.status == "ok" and m.meta.get("request_id")])
             for message in messages:
-                _render_message(message, db, last=message.id == last_reply)
+                _render_message(message, db, last=message.id == last_reply, verdicts=verdicts)
             last_id = messages[-1].id if messages else 0
             if _narration_expected(db, session_id):
                 _live_fragment(db, session_id, last_id)

@@ -32,13 +32,18 @@ def _store_verdict(db: Database, request_id: str, key: str) -> None:
         ledger.record_feedback(db, request_id, _VERDICTS.get(value))
 
 
-def verdict(db: Database, message: Message) -> None:
-    """Thumbs up/down on ``message``'s answer, as stored."""
+_UNREAD = object()
+
+
+def verdict(db: Database, message: Message, stored: str | None | object = _UNREAD) -> None:
+    """Thumbs up/down on ``message``'s answer, as stored (``stored``: the verdict when the
+    caller has read it already, e.g. for every drawn reply in one query)."""
     request_id = message.meta.get("request_id")
     if not request_id or message.status != "ok":
         return
     key = f"feedback_{message.id}"
-    stored = ledger.feedback_for(db, request_id)
+    if stored is _UNREAD:
+        stored = ledger.feedback_for(db, request_id)
     st.feedback("thumbs", key=key, default={"down": 0, "up": 1}.get(stored or ""),
                 on_change=_store_verdict, args=(db, request_id, key))
 

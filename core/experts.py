@@ -26,6 +26,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,12 +134,38 @@ def load_experts(directory: Path | None = None) -> tuple[dict[str, Expert], list
             )
             continue
         try:
-            experts[path.stem] = parse_expert(path.stem, path.read_text(encoding="utf-8"))
+            experts[path.stem] = _parsed(path)
         except ExpertError as exc:
             problems.append(str(exc))
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(f"prompts/{path.name} could not be read ({exc}).")
     return experts, problems
+
+
+# path -> ((inode, modification time in ns, size), the expert or why it cannot be used).
+# The sidebar lists the experts on every run of every page: parsing each file's YAML again
+# was tens of milliseconds of each page change. A file is read again as soon as it changes
+# (``save_expert`` replaces it, so its inode changes too); a file changed within the last
+# second is always read again, since two writes of the same size inside the clock's
+# granularity (a few ms) leave the same time stamp.
+_FRESH_NS = 1_000_000_000
+_PARSED: dict[Path, tuple[tuple[int, int, int], Expert | ExpertError]] = {}
+
+
+def _parsed(path: Path) -> Expert:
+    stat = path.stat()
+    version = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    known = _PARSED.get(path)
+    if known is None or known[0] != version or time.time_ns() - stat.st_mtime_ns < _FRESH_NS:
+        try:
+            found: Expert | ExpertError = parse_expert(path.stem,
+                                                        path.read_text(encoding="utf-8"))
+        except ExpertError as exc:
+            found = exc
+        known = _PARSED[path] = (version, found)
+    if isinstance(known[1], ExpertError):
+        raise known[1]
+    return known[1]
 
 
 def personal_folder(user: str, directory: Path | None = None) -> Path:

@@ -355,3 +355,17 @@ def feedback_for(db: Database, request_id: str) -> str | None:
             .limit(1)
         )
     return None if value is None else ("up" if value else "down")
+
+
+def feedback_for_many(db: Database, request_ids: list[str]) -> dict[str, str]:
+    """``feedback_for`` of several requests in one query: {request id: "up" or "down"} for
+    those with a verdict (the sidebar asks for every reply it draws, on every run)."""
+    if not request_ids:
+        return {}
+    with db.read() as s:
+        rows = s.execute(
+            select(LLMCallRow.request_id, LLMCallRow.feedback)
+            .where(LLMCallRow.request_id.in_(set(request_ids)),
+                   LLMCallRow.feedback.is_not(None))
+        ).all()
+    return {request_id: "up" if value else "down" for request_id, value in rows}

@@ -1,6 +1,7 @@
 from datetime import datetime, time, timedelta
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from components.auth import sign_in_required
@@ -42,6 +43,20 @@ def aggregates(_db: Database, url: str, version: tuple[int, int], filters: Filte
         "reasons": reports.route_reasons(_db, filters, limit=10),
         "table": reports.ledger_page(_db, filters, limit=TABLE_ROWS),
     } | {by: reports.breakdown(_db, by, filters) for by in BREAKDOWNS}
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def figures(url: str, version: tuple[int, int], filters: Filters,
+            _found: dict) -> dict[str, go.Figure]:
+    """The page's Plotly figures, built once per ledger version and filters like
+    ``aggregates`` (whose result ``_found`` is): building and validating them took most of
+    the page's script time. Shared, not copied: ``st.plotly_chart`` only reads a figure."""
+    days = frame(_found["days"])
+    return {
+        "spend": stacked_by_tier(days, "cost_usd", "Spend per day (USD)"),
+        "savings": stacked_by_tier(days, "savings_usd", "Savings per day (USD)"),
+        "reasons": route_reasons(frame(_found["reasons"])),
+    } | {by: spend_and_savings(frame(_found[by]), by) for by in BREAKDOWNS}
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -121,15 +136,19 @@ else:
                       help="Escalated attempts per request: answers that failed validation and "
                            "were repaired or sent to a stronger tier.")
 
+        charts = figures(db.url, version, filters, found)
         spend_col, savings_col = st.columns(2)
-        spend_col.plotly_chart(stacked_by_tier(days, "cost_usd", "Spend per day (USD)"))
-        savings_col.plotly_chart(stacked_by_tier(days, "savings_usd", "Savings per day (USD)"))
+        spend_col.plotly_chart(charts["spend"])
+        savings_col.plotly_chart(charts["savings"])
         parts = BREAKDOWNS if by_person else BREAKDOWNS[:-1]
-        for tab, by in zip(st.tabs([f"By {'person' if by == 'user' else by}" for by in parts]),
+        # Only the open tab's chart is drawn (the others on a click, which reruns): every
+        # Plotly chart on the page costs the browser on each visit (bench/RESULTS.md, "pages").
+        for tab, by in zip(st.tabs([f"By {'person' if by == 'user' else by}" for by in parts],
+                                   key="costs_breakdown", on_change="rerun"),
                            parts, strict=True):
-            tab.plotly_chart(spend_and_savings(frame(found[by]), by))
-        reasons = frame(found["reasons"])
-        st.plotly_chart(route_reasons(reasons))
+            if tab.open:
+                tab.plotly_chart(charts[by])
+        st.plotly_chart(charts["reasons"])
 
         st.subheader("Ledger")
         table = frame(found["table"])

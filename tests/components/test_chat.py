@@ -147,6 +147,16 @@ def test_a_replys_copy_and_why_popover_is_drawn_when_opened(app_env: str) -> Non
     assert link.proto.label == "Open its rows in the cost ledger"
 
 
+def test_a_long_conversation_draws_its_latest_ten_messages_at_first(app_env: str) -> None:
+    """Ten, not twenty: each drawn message costs every page change (bench/RESULTS.md,
+    "pages"), and ten fill the history box about twice over."""
+    at, db, sid = started_app(app_env)  # 2 messages
+    for i in range(30):
+        add_message(db, sid, "user", f"note {i}")
+    rerun(at)
+    assert chat_texts(at) == [f"note {i}" for i in range(20, 30)]
+
+
 def test_the_latest_messages_are_drawn_and_earlier_ones_on_request(app_env: str) -> None:
     from components.chat import FIRST_SHOWN, MORE_SHOWN
 

@@ -181,3 +181,35 @@ def test_settings_sets_the_quality_target_and_resets_the_thumbs_adjustment(
     at.button(key="settings_feedback_reset").click()
     rerun(at)
     assert "feedback_since" in stored(db)
+
+
+def test_the_sidebar_reads_the_thumbs_of_every_drawn_reply_in_one_query(
+    app_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each reply's thumbs start from what is stored, read for all drawn replies at once
+    (one query per reply was part of every page change)."""
+    from core.conversation import add_message
+    from llm.ledger import CallRecord, book
+
+    at = new_app()
+    at.run()
+    sid = at.session_state.session_id
+    db = get_database()
+    for i, verdict in enumerate(["up", "down", None]):
+        request_id = f"{i:032d}"
+        book(db, CallRecord(request_id=request_id, attempt=1, purpose="chat",
+                            tier="embedded", provider="llama.cpp",
+                            model="SmolLM2-135M-Instruct", status="ok", route_reason=""))
+        if verdict:
+            ledger.record_feedback(db, request_id, verdict)
+        add_message(db, sid, "assistant", f"Answer {i}", tier="embedded",
+                    meta={"request_id": request_id})
+
+    def one_by_one(*_args: object) -> None:
+        raise AssertionError("the sidebar read a reply's thumbs on its own")
+
+    monkeypatch.setattr(ledger, "feedback_for", one_by_one)
+    rerun(at)
+    assert not at.exception
+    assert [w.proto.default if w.proto.HasField("default") else None
+            for w in at.sidebar.get("feedback")] == [1, 0, None]

@@ -226,3 +226,37 @@ def test_a_persons_own_experts_are_theirs_alone(tmp_path: Path) -> None:
     assert set(experts_for("bob@example.com", shared)[0]) == {"general"}
     assert load_experts(shared)[0].keys() == {"general"}  # not a shared expert
     assert personal_folder("a.b@x", shared) != personal_folder("a_b@x", shared)
+
+
+def test_a_file_is_parsed_once_until_it_changes(folder: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sidebar lists the experts on every run: an unchanged file is not parsed again,
+    and a changed one (edited in place, or replaced as ``save_expert`` does) at once."""
+    import core.experts as module
+
+    parsed: list[str] = []
+
+    def counting(slug: str, text: str) -> object:
+        parsed.append(slug)
+        return parse_expert(slug, text)
+
+    def written(text: str) -> None:
+        (folder / "good.md").write_text(text, encoding="utf-8")
+
+    monkeypatch.setattr(module, "parse_expert", counting)
+    monkeypatch.setattr(module, "_FRESH_NS", 0)  # an edit an hour ago: time stamps decide
+    assert load_experts(folder)[0]["good"].name == "Good one"
+    assert load_experts(folder)[0]["good"].name == "Good one"
+    assert parsed == ["good"]
+    written(GOOD.replace("name: Good one", "name: Better one"))
+    assert load_experts(folder)[0]["good"].name == "Better one"
+    written("no front matter")
+    experts, problems = load_experts(folder)
+    assert experts == {} and "no front matter" in problems[0]
+    assert load_experts(folder)[1] == problems
+    assert parsed == ["good"] * 3
+    monkeypatch.setattr(module, "_FRESH_NS", 1_000_000_000)
+    written(GOOD.replace("name: Good one", "name: Gold one"))
+    assert load_experts(folder)[0]["good"].name == "Gold one"
+    written(GOOD.replace("name: Good one", "name: Cold one"))  # same size, same moment
+    assert load_experts(folder)[0]["good"].name == "Cold one"
