@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -206,14 +206,28 @@ def _alembic_config():  # type: ignore[no-untyped-def]
     return config
 
 
+@cache
+def head_revision() -> str:
+    """The newest migration's revision id (read from the migration scripts once)."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None, f"no migrations in {MIGRATIONS_DIR}"
+    return head
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` on ``engine``.
 
     On PostgreSQL an advisory lock keeps replicas that start together from migrating
-    twice; on SQLite the IMMEDIATE transaction does the same.
+    twice; on SQLite the IMMEDIATE transaction does the same. A database already at the
+    head is left alone without running Alembic's environment (most starts, and every page
+    process that opens its database: about 0.1 s saved each).
     """
     from alembic import command
 
+    if revision == "head" and current_revision(engine) == head_revision():
+        return
     config = _alembic_config()
     with engine.execution_options(ambient_write=True).begin() as connection:
         if connection.dialect.name == "postgresql":

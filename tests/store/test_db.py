@@ -6,7 +6,15 @@ import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from store.db import Database, DatabaseError, current_revision, make_engine, migrate, open_database
+from store.db import (
+    Database,
+    DatabaseError,
+    current_revision,
+    head_revision,
+    make_engine,
+    migrate,
+    open_database,
+)
 from store.models import MessageRow, SessionRow
 
 
@@ -45,6 +53,33 @@ def test_opening_twice_is_idempotent(db_url: str) -> None:
     second = open_database(db_url)
     assert current_revision(second.engine) == revision
     second.dispose()
+
+
+def test_a_database_at_the_head_is_opened_without_running_alembic(
+    empty_db_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from alembic import command
+
+    open_database(empty_db_url).dispose()
+    ran: list[str] = []
+    real_upgrade = command.upgrade
+    monkeypatch.setattr(command, "upgrade",
+                        lambda config, revision: ran.append(revision)
+                        or real_upgrade(config, revision))
+    again = open_database(empty_db_url)
+    assert current_revision(again.engine) == head_revision() and ran == []
+    again.dispose()
+    from store.db import _alembic_config
+
+    engine = make_engine(empty_db_url)  # one step behind: Alembic runs, and only then
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "-1")
+    assert current_revision(engine) != head_revision()
+    open_database(empty_db_url).dispose()
+    assert ran == ["head"] and current_revision(engine) == head_revision()
+    engine.dispose()
 
 
 def test_sqlite_runs_in_wal_with_foreign_keys_and_a_busy_timeout(db_url: str) -> None:
