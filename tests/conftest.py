@@ -2,13 +2,20 @@
 
 Tests that take the ``db`` fixture run on SQLite, and also on PostgreSQL when
 ``AMBIENT_TEST_POSTGRES`` names a server (``postgresql+psycopg://user@127.0.0.1:PORT``):
-each such test gets a new, empty PostgreSQL database that is dropped afterwards.
+each such test gets a new PostgreSQL database that is dropped afterwards.
 ``.ci/run`` starts a server on loopback and sets it.
+
+The migrations run once per test session, into a template database on each backend; each
+``db`` is a copy of it (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
+PostgreSQL), which ``open_database`` finds at the head revision. Running the migrations
+for each of ~500 databases cost several minutes of the suite. The migrations themselves
+are tested from empty (``empty_db_url``, tests/store/).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import threading
 import uuid
@@ -19,7 +26,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from store.db import Database, forget_databases, open_database
+from store.db import Database, forget_databases, make_engine, migrate, open_database
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES = os.environ.get("AMBIENT_TEST_POSTGRES", "").rstrip("/")
@@ -46,11 +53,13 @@ def sqlite_held(db_url: str, seconds: float) -> Iterator[None]:
         holder.close()
 
 
-def _fresh_postgres_database() -> tuple[str, str]:
+def _fresh_postgres_database(template: str | None = None) -> tuple[str, str]:
+    """A new PostgreSQL database: empty, or a copy of the database ``template``."""
     name = f"ambient_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+        copy = f' TEMPLATE "{template}"' if template else ""
+        connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     admin.dispose()
     return f"{POSTGRES}/{name}", name
 
@@ -73,14 +82,43 @@ def empty_db_url(request: pytest.FixtureRequest, db_url: str) -> Iterator[str]:
     _drop_postgres_database(name)
 
 
+def _migrated(url: str) -> None:
+    engine = make_engine(url)
+    migrate(engine)
+    if engine.dialect.name == "sqlite":  # everything in the main file, so a copy is whole
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with every migration applied, made once per test session."""
+    path = tmp_path_factory.mktemp("template") / "ambient.db"
+    _migrated(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """The name of a PostgreSQL database with every migration applied, made once per test
+    session and dropped at its end (no connection stays open: a template must be idle)."""
+    url, name = _fresh_postgres_database()
+    _migrated(url)
+    yield name
+    _drop_postgres_database(name)
+
+
 @pytest.fixture(params=BACKENDS)
 def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Database]:
     if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"),
+                        db_url.removeprefix("sqlite:///"))
         database = open_database(db_url)
         yield database
         database.dispose()
         return
-    url, name = _fresh_postgres_database()
+    url, name = _fresh_postgres_database(request.getfixturevalue("postgres_template"))
     database = open_database(url)
     yield database
     database.dispose()
@@ -88,9 +126,14 @@ def db(request: pytest.FixtureRequest, db_url: str) -> Iterator[Database]:
 
 
 @pytest.fixture
-def app_env(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def app_env(db_url: str, monkeypatch: pytest.MonkeyPatch,
+            sqlite_template: Path) -> Iterator[str]:
     """Point the app (AppTest or a streamlit subprocess) at a fresh database."""
     import streamlit as st
+
+    path = Path(db_url.removeprefix("sqlite:///"))
+    if not path.exists():  # (the ``db`` fixture may have made it already)
+        shutil.copyfile(sqlite_template, path)
 
     monkeypatch.setenv("DATABASE_URL", db_url)
     forget_databases()
