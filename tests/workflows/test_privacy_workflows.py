@@ -1,5 +1,12 @@
 """Private data through every workflow that calls a model, against a capturing cloud server:
-nothing private reaches it, in "keep local" and in "redact then escalate" mode."""
+nothing private reaches it, in "keep local" and in "redact then escalate" mode.
+
+The embedded tier is a scripted provider whose every answer is unusable for a schema (not
+JSON) and repeats private data: in "keep local" mode, where every request stays on it,
+each workflow's cascade wants the cloud, and an escalation or repair prompt would carry
+the weak answer's private words with it. (With the real SmolLM2 this test took over two
+minutes a mode and escalated only where the model happened to fail; the model itself is
+tested in tests/llm/providers/test_embedded.py.)"""
 
 from __future__ import annotations
 
@@ -16,15 +23,16 @@ from linkgraph.measure import distributions
 from linkgraph.reading import scan_request
 from linkgraph.scan import scan_site
 from llm import privacy
-from llm.providers import get_provider
 from llm.providers.cloud import CloudProvider
 from llm.router import Origin, RouteError, Router, RouterSettings
 from standins.openai_server import FakeOpenAI
+from standins.scripted import ScriptedProvider
 from store.db import Database
 from workflows.competitive import analyse_competitor, suggest_competitors
 
 SPANS = ["ann.lee@example.com", "4111 1111 1111 1111", "+44 20 7946 0958",
          "DE89 3704 0044 0532 0130 00", "sk-proj-Abc123Def456Ghi789Jkl012Mno345"]
+WEAK_ANSWER = f"Sure. I have noted {SPANS[0]} and the card {SPANS[1]} for you."
 CLOUD_EXPERT = Expert(slug="c", name="Cloud analyst", description="", tier="cloud",
                       system_prompt="Answer briefly.", temperature=0.2, purpose="analyze")
 
@@ -35,9 +43,10 @@ def cloud() -> Iterator[FakeOpenAI]:
         yield fake
 
 
-def router_for(db: Database, cloud: FakeOpenAI, mode: str) -> Router:
+def router_for(db: Database, cloud: FakeOpenAI, mode: str,
+               weak: ScriptedProvider) -> Router:
     return Router(db, providers={
-        "embedded": get_provider("embedded"),
+        "embedded": weak,
         "cloud": CloudProvider(api_key="sk-test", base_url=cloud.base_url, timeout=10),
     }, settings=RouterSettings(privacy_mode=mode))
 
@@ -53,7 +62,8 @@ def assert_nothing_private_arrived(cloud: FakeOpenAI) -> None:
 def test_no_workflow_sends_private_data_to_the_cloud(
     db: Database, cloud: FakeOpenAI, mode: str
 ) -> None:
-    router = router_for(db, cloud, mode)
+    weak = ScriptedProvider(tier="embedded", default_reply=WEAK_ANSWER)
+    router = router_for(db, cloud, mode, weak)
     sid = ensure_session(db, None)
     origin = Origin(session_id=sid)
 
@@ -88,5 +98,7 @@ def test_no_workflow_sends_private_data_to_the_cloud(
                                  origin=origin))
 
     assert_nothing_private_arrived(cloud)
+    if mode == "keep_local":  # every request held private data: it stayed on this machine
+        assert len(weak.requests) >= 5 and not cloud.chat_requests()
     if mode == "redact":
         assert cloud.chat_requests(), "redact mode should still use the cloud, with placeholders"
