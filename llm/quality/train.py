@@ -2,7 +2,10 @@
 
     python -m llm.quality.train [--out PATH]
 
-Deterministic: fixed hash splits (``llm.quality.data``), fixed fold seeds, L-BFGS from zero.
+Deterministic: fixed hash splits (``llm.quality.data``), fixed fold seeds, L-BFGS from zero,
+and an archive with fixed member dates: two runs of this command on the same machine wrote
+byte-for-byte the same ``artefact.npz`` (checked for the fourth pass; another BLAS or CPU
+may round differently in the last bits).
 Only ``split == "train"`` rows are read for fitting and for threshold calibration; the
 held-out figures printed at the end come from the ``test``/``unseen`` rows, which nothing
 here tunes on (the configuration below was chosen by cross-validation inside the training
@@ -145,6 +148,9 @@ of the 5 outer splits were used (each inner fit takes 1–2 minutes on the share
 The fixed hash half's test rows are part of the random splits' training parts, so they were
 seen by this selection (as inner-CV rows, not as bench scores); the goals are judged on the
 random splits, whose held-out parts this selection never read. The bench was then run once.
+The figures come from a scratch script; ``python -m bench.routing_cv`` is its cleaned-up
+copy, and ``--outer 1 --inner 3`` reproduces the script's figures for outer split 0 to
+the third decimal (the full three-split run takes about 20 minutes on this machine).
 Result (``python -m bench routing``, run once after the artefact was retrained with this
 recipe; bench/RESULTS.md): five-split means, old → new — difficulty GSM8K 0.68 → 0.67
 (splits 0.58–0.77), MMLU 0.51 → 0.49 (0.44–0.56), MMLU held-out subjects 0.55 → 0.52
