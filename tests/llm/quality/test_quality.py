@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -131,26 +133,134 @@ def test_concurrent_first_calls_agree() -> None:
     assert len(set(results)) == 1
 
 
-def test_difficulty_averages_the_log_odds_of_its_two_models() -> None:
-    """The difficulty logit is (1 − blend) × (hand features + Naive-Bayes n-gram score)
-    + blend × (hand features + one weight per hashed n-gram), recomputed here by hand."""
+def _by_hand(prompt: str, art) -> float:
+    """The ensemble's mean percentile, recomputed from the artefact's arrays without
+    ``llm.quality.model``'s helpers: each component's raw score, its place among the stored
+    training quantiles (linear between neighbours), averaged."""
     import numpy as np
 
-    from llm.quality.model import artefact, difficulty_logit
+    x = features.prompt_features(prompt)
+    idx, values = features.hashed_ngrams(prompt)
+    nb = float(values @ art.nb_ratio[idx])
+    z1 = float(((np.append(x, nb) - art.d_mean) / art.d_scale) @ art.d_w + art.d_b)
+    z2 = float(((x - art.s_mean) / art.s_scale) @ art.s_w + art.s_b + values @ art.s_ngram[idx])
+    raw = {"length": math.log1p(len(prompt)),
+           "hand": float(((x - art.h_mean) / art.h_scale) @ art.h_w + art.h_b),
+           "hand_nb": z1, "ngram": z2,
+           "blend": (1 - art.d_blend) * z1 + art.d_blend * z2}
+    kind = 0
+    if art.meta["cdf_by_kind"]:
+        options = len(re.findall(r"(?m)^\s*\(?[A-J][.)]\s+\S", features.window(prompt)))
+        numbers = len(features.numbers_in(features.window(prompt)))
+        kind = 0 if options >= 2 or prompt.rstrip().endswith("Answer:") else (
+            1 if numbers >= 2 else 2)
+    total = 0.0
+    for i, name in enumerate(art.meta["difficulty_components"]):
+        q = art.cdf[i, kind]
+        v = raw[name]
+        if v <= q[0]:
+            p = 0.0
+        elif v >= q[-1]:
+            p = 1.0
+        else:
+            j = int(np.searchsorted(q, v, side="right"))  # q[j-1] <= v < q[j]
+            p = (j - 1 + (v - q[j - 1]) / (q[j] - q[j - 1])) / (len(q) - 1)
+        total += p
+    return total / len(art.meta["difficulty_components"])
+
+
+def test_difficulty_is_the_calibrated_mean_of_the_components_percentiles() -> None:
+    """difficulty = sigmoid(p_a × mean percentile + p_b), the mean percentile recomputed by
+    hand from the stored quantiles, for prompts of each kind."""
+    from llm.quality.model import artefact, difficulty_logit, mean_percentile
 
     art = artefact()
-    assert 0.0 < art.d_blend < 1.0
-    assert art.s_ngram.shape == art.nb_ratio.shape == (features.NGRAM_BUCKETS,)
-    for prompt in (HARD, PROMPT, GREETING):
-        x = features.prompt_features(prompt)
-        idx, values = features.hashed_ngrams(prompt)
-        nb = float(values @ art.nb_ratio[idx])
-        z1 = float(((np.append(x, nb) - art.d_mean) / art.d_scale) @ art.d_w + art.d_b)
-        z2 = float(((x - art.s_mean) / art.s_scale) @ art.s_w + art.s_b
-                   + values @ art.s_ngram[idx])
-        assert z1 != pytest.approx(z2)  # two different models, both counted
-        expected = (1 - art.d_blend) * z1 + art.d_blend * z2
-        assert difficulty_logit(prompt, art) == pytest.approx(expected, abs=1e-9)
+    names = art.meta["difficulty_components"]
+    assert len(names) >= 2 and "length" in names  # a rank ensemble with prompt length
+    assert art.p_a > 0  # the calibration keeps the ensemble's order
+    mc = "Which planet is largest?\nA. Mars\nB. Jupiter\nC. Venus\nD. Earth\nAnswer:"
+    for prompt in (HARD, PROMPT, GREETING, mc, "x" * 9000):
+        by_hand = _by_hand(prompt, art)
+        assert 0.0 <= by_hand <= 1.0
+        assert mean_percentile(prompt, art) == pytest.approx(by_hand, abs=1e-9)
+        assert difficulty_logit(prompt, art) == pytest.approx(
+            art.p_a * by_hand + art.p_b, abs=1e-9)
+        assert quality.difficulty(prompt) == pytest.approx(
+            1 / (1 + math.exp(-(art.p_a * by_hand + art.p_b))), abs=1e-12)
+
+
+def test_the_stored_cdfs_are_monotone_and_cover_every_component() -> None:
+    import numpy as np
+
+    from llm.quality.model import COMPONENTS, artefact
+
+    art = artefact()
+    names = art.meta["difficulty_components"]
+    assert set(names) <= set(COMPONENTS)
+    kinds = 3 if art.meta["cdf_by_kind"] else 1
+    assert art.cdf.shape[:2] == (len(names), kinds) and art.cdf.shape[2] >= 100
+    assert np.all(np.isfinite(art.cdf))
+    assert np.all(np.diff(art.cdf, axis=2) >= 0)  # quantiles never decrease
+    assert np.all(art.cdf[:, :, -1] > art.cdf[:, :, 0])  # and are not one point
+
+
+def test_length_moves_the_score() -> None:
+    """The length component alone ranks longer prompts higher, and in the shipped ensemble
+    a longer prompt of the same words scores higher than a shorter one."""
+    from dataclasses import replace
+
+    from llm.quality.model import artefact, mean_percentile
+
+    art = artefact()
+    i = art.meta["difficulty_components"].index("length")
+    alone = replace(art, cdf=art.cdf[i:i + 1], meta={**art.meta, "difficulty_components":
+                                                     ["length"]})
+    sentence = "Tom has 3 boxes with 12 apples each and gives 2 to each of his 4 friends. "
+    prompts = [sentence * k + "How many apples are left?" for k in (1, 2, 4, 8)]
+    scores = [mean_percentile(p, alone) for p in prompts]
+    assert scores == sorted(scores) and scores[0] < scores[-1]
+    # moving only the length component's CDF moves the full ensemble's score
+    shifted = art.cdf.copy()
+    shifted[i] += 1.0
+    assert mean_percentile(HARD, replace(art, cdf=shifted)) < mean_percentile(HARD, art)
+
+
+def test_training_and_run_time_scoring_agree(tmp_path) -> None:
+    """A small fit: the vectorised scores (the bench's random splits) equal the per-prompt
+    scores of an artefact saved and loaded; saving twice gives the same bytes."""
+    import random
+
+    import numpy as np
+
+    from llm.quality import data, train
+    from llm.quality.model import Artefact, difficulty_logit
+
+    pick = random.Random(3)
+    rows = [pick.sample([o for o in ds() if o.split == "train"], 60)
+            for ds in (data.gsm8k, data.mmlu, data.llmrouter)]
+    dm = train.fit_difficulty(train.prompt_rows(rows[0] + rows[1] + rows[2]))
+    test = pick.sample(data.gsm8k(), 8) + pick.sample(data.mmlu(), 8)
+    vectorised = dm.logits(train.prompt_rows(test))
+    ng = dm.ngram_fitted
+    assert ng is not None
+    art = Artefact(
+        d_mean=dm.fitted.mean, d_scale=dm.fitted.scale, d_w=dm.fitted.dense, d_b=dm.fitted.bias,
+        nb_ratio=dm.ratio, s_mean=ng.mean, s_scale=ng.scale, s_w=ng.dense, s_b=ng.bias,
+        s_ngram=ng.sparse, d_blend=dm.blend, h_mean=dm.hand.mean, h_scale=dm.hand.scale,
+        h_w=dm.hand.dense, h_b=dm.hand.bias, cdf=dm.cdf, p_a=dm.p_a, p_b=dm.p_b,
+        c_mean=np.zeros(2), c_scale=np.ones(2), c_w=np.zeros(2), c_b=0.0,
+        lp_mean=np.zeros(2), lp_w=np.zeros(2),
+        meta={"format": 3, "difficulty_components": list(dm.components),
+              "cdf_by_kind": dm.by_kind})
+    path = tmp_path / "a.npz"
+    art.save(path)
+    first = path.read_bytes()
+    art.save(path)
+    assert path.read_bytes() == first
+    loaded = Artefact.load(path)
+    per_prompt = [difficulty_logit(o.prompt, loaded) for o in test]
+    # n-gram weights are stored as float32: equal up to that rounding
+    assert per_prompt == pytest.approx(list(vectorised), abs=1e-5)
 
 
 def test_the_ngram_weights_move_difficulty() -> None:
