@@ -16,6 +16,7 @@ probabilities (Gupta et al., ICLR 2024), not only their mean.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import zlib
@@ -362,8 +363,10 @@ def final_answer(answer: str) -> tuple[str | None, bool]:
     return (numbers[-1] if numbers else None), False
 
 
-def answer_features(prompt: str, answer: str) -> np.ndarray:
-    """Features of a weak tier's answer to ``prompt``, in the order of ``ANSWER_FEATURES``."""
+def answer_features(prompt: str, answer: str,
+                    prompt_numbers: list[str] | None = None) -> np.ndarray:
+    """Features of a weak tier's answer to ``prompt``, in the order of ``ANSWER_FEATURES``.
+    ``prompt_numbers``: ``numbers_in(window(prompt))``, if the caller has it already."""
     prompt = window(prompt or "")
     full = (answer or "").strip()
     chars = len(full)
@@ -372,7 +375,8 @@ def answer_features(prompt: str, answer: str) -> np.ndarray:
     checked, wrong = arithmetic_checks(text)
     final, marked = final_answer(text)
     value = _value(final) if final is not None else None
-    prompt_numbers = {n for n in numbers_in(prompt) if n.lstrip("-") not in {"0", "1"}}
+    all_prompt_numbers = numbers_in(prompt) if prompt_numbers is None else prompt_numbers
+    prompt_numbers = {n for n in all_prompt_numbers if n.lstrip("-") not in {"0", "1"}}
     answer_numbers = set(numbers_in(text))
     unused = (len(prompt_numbers - answer_numbers) / len(prompt_numbers)) if prompt_numbers else 0.0
     lowered = text.lower()
@@ -395,7 +399,7 @@ def answer_features(prompt: str, answer: str) -> np.ndarray:
         1.0 if final is None else 0.0,
         1.0 if value is not None and abs(value - round(value)) > 1e-9 else 0.0,
         1.0 if value is not None and value < 0 else 0.0,
-        1.0 if final is not None and final.replace(",", "") in set(numbers_in(prompt)) else 0.0,
+        1.0 if final is not None and final.replace(",", "") in set(all_prompt_numbers) else 0.0,
         math.log10(1.0 + min(abs(float(value)), 1e12)) / 3.0 if value is not None else 0.0,
         _log(hedges),
         1.0 if _REFUSAL.search(text) else 0.0,
@@ -431,3 +435,213 @@ def logprob_features(logprobs: list[float] | None) -> np.ndarray:
         float((p < 0.5).mean()),
         _log(len(lp)) / 5.0,
     ])
+
+
+# -- answer checks, second pass (issue 14, fifth pass) ------------------------------------------
+# Candidates tested by ``python -m bench.routing_cv --confidence`` (inner cross-validation
+# inside the training part of the bench's outer splits); ``CHECK_FEATURES`` names them all,
+# the confidence model uses the subset ``llm.quality.train.CONFIDENCE_CHECKS`` names.
+_MARKDOWN_TIMES = re.compile(r"\\\*|\\times|\\cdot|×")
+_NUMBER_COMMA = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_CURRENCY = re.compile(r"[$€£]")
+# a chain "a op b = c" or "a op (b op c) = d = e" (segments of numbers, operators, parentheses
+# and percent signs joined by "="); words before or after it are left outside
+_SEGMENT = r"[(\-]*\d(?:[\d.()+\-*/% ]*[\d)%])?"
+_CHAIN = re.compile(rf"(?<![\w.])({_SEGMENT}(?: *= *{_SEGMENT})+)")
+_CALC2 = re.compile(r"<<([^<>=]{1,80})=([^<>]{1,40})>>")
+_EXPR_CHARS = re.compile(r"^[\d.\s()+\-*/%]+$")
+_HAS_OPERATOR = re.compile(r"\d\s*[+\-*/%]|\)\s*[+\-*/]|[*/]\s*\(")
+_FINAL_LINE = re.compile(r"####([^\n]*)")
+_OPERAND = re.compile(r"\d+(?:\.\d+)?")
+_COMMON_CONSTANTS = {0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 24.0,
+                     30.0, 31.0, 52.0, 60.0, 100.0, 365.0, 1000.0, 0.5, 0.25}
+_WORD_VALUES = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30,
+    "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000, "half": 0.5, "twice": 2,
+    "double": 2, "triple": 3, "dozen": 12, "quarter": 0.25, "third": 1 / 3, "percent": 100,
+}
+
+CHECK_FEATURES = (
+    "k_log_checked", "k_log_wrong", "k_any_wrong", "k_wrong_share", "k_final_is_last_result",
+    "k_final_in_results", "k_final_unsupported", "k_final_text_extra", "k_steps_per_number",
+    "k_invented_share", "k_no_working",
+)
+
+
+def _safe_eval(expression: str) -> float | None:
+    """The value of an arithmetic expression of numbers, + - * / and parentheses ("20%" is
+    0.2); None for anything else. No ``eval``: a small recursive-descent parser."""
+    text = expression.replace("%", "/100").replace(" ", "")
+    pos = 0
+
+    def number() -> float | None:
+        nonlocal pos
+        start = pos
+        while pos < len(text) and (text[pos].isdigit() or text[pos] == "."):
+            pos += 1
+        try:
+            return float(text[start:pos]) if pos > start else None
+        except ValueError:
+            return None
+
+    def factor() -> float | None:
+        nonlocal pos
+        if pos < len(text) and text[pos] == "-":
+            pos += 1
+            value = factor()
+            return None if value is None else -value
+        if pos < len(text) and text[pos] == "(":
+            pos += 1
+            value = expr()
+            if value is None or pos >= len(text) or text[pos] != ")":
+                return None
+            pos += 1
+            return value
+        return number()
+
+    def term() -> float | None:
+        nonlocal pos
+        value = factor()
+        while value is not None and pos < len(text) and text[pos] in "*/":
+            op = text[pos]
+            pos += 1
+            right = factor()
+            if right is None or (op == "/" and right == 0):
+                return None
+            value = value * right if op == "*" else value / right
+        return value
+
+    def expr() -> float | None:
+        nonlocal pos
+        value = term()
+        while value is not None and pos < len(text) and text[pos] in "+-":
+            op = text[pos]
+            pos += 1
+            right = term()
+            if right is None:
+                return None
+            value = value + right if op == "+" else value - right
+        return value
+
+    value = expr()
+    if value is None or pos != len(text) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _normalise_working(text: str) -> str:
+    text = _MARKDOWN_TIMES.sub("*", text).replace("÷", "/").replace("−", "-")
+    text = re.sub(r"%\s+of\s+", "% * ", text)
+    text = _CURRENCY.sub("", _NUMBER_COMMA.sub("", text))
+    # "3 x 4" (a multiplication sign written as the letter x between numbers)
+    return re.sub(r"(?<=[\d)])\s*x\s*(?=[\d(])", " * ", text)
+
+
+def working_equations(answer: str) -> list[tuple[str, float | None, float]]:
+    """The equations of an answer's working, in order: (left side, its value or None, the
+    value written on the right). Calculator annotations ``<<a*b=c>>`` and written chains
+    ``a * (b + c) = d`` (markdown-escaped ``\\*``, ``×``, ``x`` between numbers, percent
+    and parentheses understood; units and currency signs dropped)."""
+    text = _normalise_working(answer)
+    found: list[tuple[int, str, float | None, float]] = []
+    for match in _CALC2.finditer(text):
+        right = _value(match.group(2))
+        left = match.group(1).strip()
+        if right is not None and _EXPR_CHARS.match(left) and _HAS_OPERATOR.search(left):
+            found.append((match.start(), left, _safe_eval(left), right))
+    stripped = _CALC2.sub(lambda m: " " * len(m.group(0)), text)
+    for match in _CHAIN.finditer(stripped):
+        segments = [part.strip() for part in match.group(1).split("=")]
+        if not any(_HAS_OPERATOR.search(part) for part in segments[:-1]):
+            continue
+        if any(part.count("(") != part.count(")") for part in segments):
+            segments = [part.strip("()") if part.count("(") != part.count(")") else part
+                        for part in segments]
+        right = _safe_eval(segments[-1])
+        if right is None:
+            continue
+        for part in segments[:-1]:
+            if _HAS_OPERATOR.search(part):
+                found.append((match.start(), part, _safe_eval(part), right))
+    found.sort(key=lambda f: f[0])
+    return [(left, value, right) for _, left, value, right in found]
+
+
+_WORD_BOUNDED = {w: re.compile(rf"\b{w}\b") for w in _WORD_VALUES}
+
+
+def _prompt_values(prompt_numbers: list[str], prompt: str) -> list[float]:
+    """The values a prompt states, sorted: its numbers (20 also as 0.2 and 0.2 as 20: percent),
+    and number words ("twelve", "half", "dozen")."""
+    values = set()
+    for n in prompt_numbers:
+        try:
+            values.add(float(n))
+        except ValueError:
+            continue
+    values |= {v * 100 for v in values if 0 < v < 1}
+    lowered = prompt.lower()
+    present = [w for w in _WORD_VALUES if w in lowered]  # substring first: cheap, usually few
+    if present and any(_WORD_BOUNDED[w].search(lowered) for w in present):
+        values |= {float(_WORD_VALUES[w]) for w in present if _WORD_BOUNDED[w].search(lowered)}
+    return sorted(v for v in values if math.isfinite(v))
+
+
+def _in(value: float, ordered: list[float]) -> bool:
+    """Whether ``value`` is close (``_close``) to one of the sorted ``ordered``: only its two
+    neighbours in the order can be."""
+    i = bisect.bisect_left(ordered, value)
+    return (i < len(ordered) and _close(value, ordered[i])) or (
+        i > 0 and _close(value, ordered[i - 1]))
+
+
+def check_features(prompt: str, answer: str,
+                   prompt_numbers: list[str] | None = None) -> np.ndarray:
+    """The second pass of answer checks, in the order of ``CHECK_FEATURES``: the working's
+    equations re-computed (parentheses, percent, markdown-escaped operators), whether the
+    final answer is the result the working arrived at, numbers the working uses that come
+    from nowhere (neither the prompt, nor an earlier result, nor a common constant).
+    ``prompt_numbers``: ``numbers_in(window(prompt))``, if the caller has it already."""
+    prompt = window(prompt or "")
+    text = window((answer or "").strip())
+    equations = working_equations(text)
+    checked = [(v, r) for _, v, r in equations if v is not None]
+    wrong = sum(1 for v, r in checked if not _close(v, r))
+    results = sorted({r for _, _, r in equations})
+    final, _ = final_answer(text)
+    final_value = _value(final) if final is not None else None
+    if prompt_numbers is None:
+        prompt_numbers = numbers_in(prompt)
+    prompt_values = _prompt_values(prompt_numbers, prompt)
+    known = sorted(set(prompt_values) | _COMMON_CONSTANTS)
+    operands = invented = 0
+    for left, _, right in equations:
+        for token in _OPERAND.findall(left):
+            operands += 1
+            if not _in(float(token), known):
+                invented += 1
+        bisect.insort(known, right)
+    tail = _FINAL_LINE.search(text)
+    extra = 0.0
+    if tail is not None:
+        after = tail.group(1)
+        extra = 1.0 if (len(re.findall(r"\d+(?:\.\d+)?", after)) > 1
+                        or re.search(r"[A-Za-z]{3,}", after)) else 0.0
+    n_prompt_numbers = len(prompt_numbers)
+    values = [
+        _log(len(checked)),
+        _log(wrong),
+        1.0 if wrong else 0.0,
+        wrong / len(checked) if checked else 0.0,
+        1.0 if equations and final_value is not None and _close(final_value, equations[-1][2])
+        else 0.0,
+        1.0 if final_value is not None and _in(final_value, results) else 0.0,
+        1.0 if final_value is not None and not _in(final_value, results)
+        and not _in(final_value, prompt_values) else 0.0,
+        extra,
+        _log(len(equations)) - _log(n_prompt_numbers),
+        invented / operands if operands else 0.0,
+        1.0 if not equations else 0.0,
+    ]
+    return np.asarray(values, dtype=np.float64)

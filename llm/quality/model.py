@@ -27,13 +27,16 @@ import numpy as np
 from llm.quality.features import (
     PROMPT_FEATURES,
     answer_features,
+    check_features,
     hashed_ngrams,
     logprob_features,
+    numbers_in,
     prompt_features,
+    window,
 )
 
 ARTEFACT = Path(__file__).resolve().parent / "artefact.npz"
-FORMAT = 3
+FORMAT = 4  # 4: the confidence model reads features.CHECK_FEATURES too (fifth pass)
 # The difficulty ensemble's possible components (``meta["difficulty_components"]`` names the
 # ones in use): each gives a score, higher = harder, turned into a percentile of the
 # training rows' scores (of the prompt's kind, when ``meta["cdf_by_kind"]``).
@@ -154,7 +157,11 @@ def difficulty_features(prompt: str, ratio: np.ndarray) -> np.ndarray:
 
 
 def confidence_features(prompt: str, answer: str) -> np.ndarray:
-    return np.concatenate([answer_features(prompt, answer), cached_prompt_features(prompt)])
+    """The confidence model's input: answer features, prompt features, answer checks
+    (``meta["confidence_features"]`` names the columns)."""
+    numbers = numbers_in(window(prompt or ""))  # read by both answer feature sets
+    return np.concatenate([answer_features(prompt, answer, numbers), cached_prompt_features(prompt),
+                           check_features(prompt, answer, numbers)])
 
 
 KINDS = ("choice", "numeric", "text")

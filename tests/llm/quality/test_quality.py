@@ -12,7 +12,7 @@ import pytest
 
 from llm import quality
 from llm.quality import features, grading, metrics
-from llm.quality.model import ARTEFACT
+from llm.quality.model import ARTEFACT, FORMAT
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -73,6 +73,60 @@ def test_confidence_drops_when_the_answers_own_arithmetic_is_wrong() -> None:
     assert features.arithmetic_checks(RIGHT) == (2, 0)
     assert features.arithmetic_checks(WRONG) == (2, 2)
     assert quality.confidence(PROMPT, WRONG) < quality.confidence(PROMPT, RIGHT)
+
+
+PAREN_PROMPT = ("Katerina uses 8 gemstones of one inch each in a necklace 25 inches long and fills "
+                "the rest with beads a quarter of an inch long. How many beads does she use?")
+PAREN_RIGHT = ("The beads fill 25 - (8 \\* 1) = 17 inches.\n"
+               "She uses 17 / (1/4) = 68 beads.\n#### 68")
+PAREN_WRONG = ("The beads fill 25 - (8 \\* 1) = 17 inches.\n"
+               "She uses 17 / (1/4) = 4.25 beads.\n#### 4.25")
+
+
+def test_the_working_is_re_computed_with_parentheses_percent_and_markdown_operators() -> None:
+    """The first check reads neither a parenthesis nor a markdown-escaped ``\\*``, so it
+    sees no wrong step in PAREN_WRONG; the second pass re-computes every step."""
+    assert features.arithmetic_checks(PAREN_WRONG)[1] == 0
+    assert [(v, r) for _, v, r in features.working_equations(PAREN_RIGHT)] == [
+        (17.0, 17.0), (68.0, 68.0)]
+    assert [(v, r) for _, v, r in features.working_equations(PAREN_WRONG)] == [
+        (17.0, 17.0), (68.0, 4.25)]
+    assert features.working_equations("20% of 50 = 10, 3 x 4 = 12 and x = 2 * (3 + 4) = 14")\
+        == [("20% * 50", 10.0, 10.0), ("3 * 4", 12.0, 12.0), ("2 * (3 + 4)", 14.0, 14.0)]
+    # a chain: every step must equal the last value
+    assert [(v, r) for _, v, r in features.working_equations("2 + 3 = 6 - 1 = 4")] == [
+        (5.0, 4.0), (5.0, 4.0)]
+    names = features.CHECK_FEATURES
+    right = dict(zip(names, features.check_features(PAREN_PROMPT, PAREN_RIGHT), strict=True))
+    wrong = dict(zip(names, features.check_features(PAREN_PROMPT, PAREN_WRONG), strict=True))
+    assert (right["k_any_wrong"], wrong["k_any_wrong"]) == (0.0, 1.0)
+    assert wrong["k_wrong_share"] == 0.5
+    assert quality.confidence(PAREN_PROMPT, PAREN_WRONG) < quality.confidence(PAREN_PROMPT,
+                                                                            PAREN_RIGHT)
+
+
+def test_the_final_answer_is_checked_against_the_working() -> None:
+    """The final answer should be the result the working arrived at; a number that is
+    neither a result of the working nor a number of the prompt is unsupported, and so is an
+    operand that comes from nowhere."""
+    names = features.CHECK_FEATURES
+
+    def checks(answer: str) -> dict[str, float]:
+        return dict(zip(names, features.check_features(PROMPT, answer), strict=True))
+
+    assert checks(RIGHT)["k_final_is_last_result"] == 1.0
+    assert checks(RIGHT)["k_final_unsupported"] == 0.0
+    jumped = RIGHT.replace("#### 31", "#### 29")
+    assert checks(jumped)["k_final_is_last_result"] == 0.0
+    assert checks(jumped)["k_final_in_results"] == 0.0
+    assert checks(jumped)["k_final_unsupported"] == 1.0
+    assert checks(RIGHT + " apples, or 2 dozen")["k_final_text_extra"] == 1.0
+    assert checks(RIGHT)["k_final_text_extra"] == 0.0
+    assert checks(RIGHT)["k_invented_share"] == 0.0
+    invented = "Tom has 3 * 17 = 51 apples.\nAfter eating 5, he has 51 - 5 = 46.\n#### 46"
+    assert checks(invented)["k_invented_share"] == 0.25  # 17 of (3, 17, 51, 5)
+    assert checks("#### 31")["k_no_working"] == 1.0
+    assert checks(RIGHT)["k_no_working"] == 0.0
 
 
 def test_token_logprobs_change_confidence() -> None:
@@ -250,7 +304,7 @@ def test_training_and_run_time_scoring_agree(tmp_path) -> None:
         h_w=dm.hand.dense, h_b=dm.hand.bias, cdf=dm.cdf, p_a=dm.p_a, p_b=dm.p_b,
         c_mean=np.zeros(2), c_scale=np.ones(2), c_w=np.zeros(2), c_b=0.0,
         lp_mean=np.zeros(2), lp_w=np.zeros(2),
-        meta={"format": 3, "difficulty_components": list(dm.components),
+        meta={"format": FORMAT, "difficulty_components": list(dm.components),
               "cdf_by_kind": dm.by_kind})
     path = tmp_path / "a.npz"
     art.save(path)
