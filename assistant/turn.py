@@ -39,6 +39,7 @@ from core.events import digest, recent_events
 from core.experts import Expert, load_expert
 from core.memory import facts as remembered
 from core.memory import facts_digest, scope_for
+from llm import cleanup
 from llm.context import ContextSpec, FittedContext, Turn
 from llm.errors import LLMError
 from llm.providers.base import Provider
@@ -365,11 +366,11 @@ class ChatTurn:
             )
         except LLMError as exc:
             self._store_failure(routed, routed.text if routed else "", str(exc), "error")
-        except GeneratorExit:
+        except GeneratorExit:  # stopped, or given up and collected (llm.cleanup)
             if self.result.reply is None:  # an answer from data is stored before it is shown
                 partial = routed.text if routed else ""
-                self._store_failure(routed, partial,
-                                    "The answer was stopped before it finished.", "partial")
+                cleanup.release(lambda: self._store_failure(
+                    routed, partial, "The answer was stopped before it finished.", "partial"))
             raise
         except Exception as exc:
             log.exception("chat turn failed")
@@ -382,4 +383,4 @@ class ChatTurn:
             )
         finally:
             if routed is not None:
-                routed.close()
+                cleanup.release(routed.close)

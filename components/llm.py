@@ -88,9 +88,10 @@ def ask_for_text(request: LLMRequest, waiting: str, fallback: str) -> str:
     """Stream a model's answer to ``request`` with the seconds counting, and return it; when
     no model answers, or its answer is unusable (empty, cut off, a repeat of its
     instructions: the router's note), say why and return ``fallback`` instead."""
-    stream = router().stream(request)
     try:
-        text = stream_with_elapsed((p for p in stream if isinstance(p, str)), waiting)
+        # Closed on the way out: a run cut short mid-answer stops the call there and then.
+        with router().stream(request) as stream:
+            text = stream_with_elapsed((p for p in stream if isinstance(p, str)), waiting)
     except RouteError as exc:
         st.warning(f"{exc} Ambient answers without the model.")
         record("error_shown", str(exc))

@@ -46,8 +46,8 @@ def read_the_scan(run: Run, scan: Scan) -> None:
         return
     db, sid = database(), session_id()
     try:
-        with read.redo_if_cut_short():  # the reading streams: a cut-short run reads again
-            reading = start_reading(router(), db, sid, scan)
+        # The reading streams: a cut-short run closes the call and reads again.
+        with read.redo_if_cut_short(), start_reading(router(), db, sid, scan) as reading:
             st.markdown("**The model's commentary**")
             text = stream_with_elapsed(reading, "The model is reading the scan…")
     except RouteError as exc:

@@ -212,6 +212,17 @@ class Reading:
     def __iter__(self) -> Iterator[str]:
         return (piece for piece in self._routed if isinstance(piece, str))
 
+    def close(self) -> None:
+        """Stop the model's commentary where it is (``with reading:`` does it on the way
+        out, so a run cut short mid-stream never leaves the call open)."""
+        self._routed.close()
+
+    def __enter__(self) -> Reading:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def tier(self) -> str | None:
         result = getattr(self._routed, "result", None)

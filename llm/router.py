@@ -51,7 +51,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from llm import ledger, privacy, quality
+from llm import cleanup, ledger, privacy, quality
 from llm.calibration import FeedbackShifts
 from llm.context import ContextSpec, FittedContext, system_text
 from llm.env import env_bool, env_choice, env_float, env_usd
@@ -403,11 +403,22 @@ class RoutedStream:
         return " ".join(d.reason for d in self.decisions)
 
     def close(self) -> None:
+        """Stop the answer where it is (the call is booked as stopped). Every caller that
+        may stop iterating early closes the stream, ``with router.stream(...) as s:`` or in
+        a ``finally``: a stream left to the garbage collector is closed at some later,
+        arbitrary moment (``llm.cleanup``)."""
         self._events.close()
 
+    def __enter__(self) -> RoutedStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def collect(self) -> RouteResult:
-        for _ in self:
-            pass
+        with self:
+            for _ in self:
+                pass
         assert self.result is not None
         return self.result
 
@@ -705,7 +716,7 @@ class Router:
                             stream.text += tail
                             yield tail
                     finally:
-                        reply_stream.close()
+                        cleanup.release(reply_stream.close)  # not inside a GC pass
                     reply = reply_stream.reply
                     assert reply is not None
                 except LLMError as exc:
@@ -730,11 +741,11 @@ class Router:
                     if stream.text:
                         yield Notice(f"The {tier} model stopped: {exc} Trying another tier.")
                     break
-                except GeneratorExit:
-                    record = self._record(stream, attempt_no, tier, model, "error",
-                                          "stopped by the user",
-                                          error="The answer was stopped before it finished.")
-                    self._write(reservation, record)
+                except GeneratorExit:  # closed, or given up and collected: book it
+                    cleanup.release(lambda r=reservation, t=tier, m=model, n=attempt_no:
+                                    self._write(r, self._record(
+                                        stream, n, t, m, "error", "stopped by the user",
+                                        error="The answer was stopped before it finished.")))
                     raise
 
                 self.health.record_success(tier)

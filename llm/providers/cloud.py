@@ -49,6 +49,7 @@ from typing import Any, Literal
 
 import openai
 
+from llm import cleanup
 from llm.env import env_int, env_text
 from llm.errors import (
     AuthFailed,
@@ -289,7 +290,7 @@ class CloudProvider(Provider):
         answered_by = model
         finish = "stop"
         try:
-            response = self._create(request, model, stream=True)
+            response = cleanup.held(self._create(request, model, stream=True))
             for chunk in response:
                 answered_by = getattr(chunk, "model", None) or answered_by
                 if getattr(chunk, "usage", None) is not None:
@@ -317,7 +318,7 @@ class CloudProvider(Provider):
             )
         finally:
             if response is not None:
-                response.close()
+                cleanup.close(response)  # never inside a GC pass (llm.cleanup)
         if error is not None:
             raise error
         text = "".join(pieces)

@@ -27,6 +27,7 @@ import httpx
 import ollama
 from ollama._client import _parse_host  # the client's own OLLAMA_HOST normalisation
 
+from llm import cleanup
 from llm.env import env_text
 from llm.errors import (
     AuthFailed,
@@ -303,14 +304,14 @@ class OllamaProvider(Provider):
                 "num_predict": request.max_tokens,
                 "temperature": request.temperature,
             }
-            chunks = client.chat(
+            chunks = cleanup.held(client.chat(  # closed by us only, never by the GC
                 model=model,
                 messages=request.messages,
                 stream=True,
                 format=request.schema,
                 options=options,
                 logprobs=True if request.logprobs else None,
-            )
+            ))
             for chunk in chunks:
                 if chunk.message.content:
                     parts.append(chunk.message.content)
@@ -322,9 +323,8 @@ class OllamaProvider(Provider):
         except CLIENT_ERRORS as exc:
             raise self._error(exc, model, timeout, midway=bool(parts)) from exc
         finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()  # closes the HTTP response, so Ollama stops generating
+            if chunks is not None:
+                cleanup.close(chunks)  # closes the HTTP response, so Ollama stops generating
         if final is None:
             return  # ReplyStream estimates the usage
         prompt_tokens, completion_tokens = final.prompt_eval_count, final.eval_count
