@@ -24,7 +24,7 @@ from components.confirm import ask_first, confirm_or_cancel
 from components.llm import router
 from components.navigation import page_path, page_titles
 from components.quality import verdict
-from components.session import user_here
+from components.session import keep_in_url, user_here
 from core.conversation import (
     Message,
     active_conversation,
@@ -46,9 +46,10 @@ from store.db import Database
 # The latest messages are drawn at first, more on request: every drawn message costs the
 # browser on every page change (bench/RESULTS.md, "pages": 60 messages made a sidebar
 # click about 0.35 s slower than 10 on this machine; 10 instead of 20 took about a quarter
-# off the browser's and the server's CPU time per page change, A/B on a loaded machine).
-# Ten fill the 440-pixel history box about twice over.
-FIRST_SHOWN = 10
+# off the browser's and the server's CPU time per page change, A/B on a loaded machine;
+# 3 instead of 10 took about 40 ms off a sidebar click, so each drawn message costs about
+# 6 ms). Six fill the 440-pixel history box (the box scrolls; more on request).
+FIRST_SHOWN = 6
 MORE_SHOWN = 40  # "Show earlier messages" adds this many
 MAX_SHOWN = 500  # beyond that: the conversation's export has them all
 HISTORY_HEIGHT = 440
@@ -110,13 +111,13 @@ def _render_message(message: Message, db: Database | None = None,
         if db is not None:
             _doubts_and_verdict(db, message, last, verdicts)
         if message.content or message.meta.get("route_reason"):
-            # Drawn only while open: closed popovers' code blocks still cost the browser on
-            # every page change (60 shown messages: ~0.15 s of each sidebar click, median of
-            # 22 clicks, 695 vs 843 ms on a loaded machine); opening it reruns to draw it.
-            with st.popover("Copy · why this model?", width="content", key=f"why_{message.id}",
-                            on_change="rerun") as why:
-                if why.open:
-                    _why_this_model(message)
+            # Drawn with its contents, not only while open ("on_change='rerun'"): a popover
+            # that reruns on closing lost the click that closed it when that click was on a
+            # page in the navigation (the close's rerun won over the page change; 5 of 6
+            # clicks went nowhere). The cost: its code block on every page change (60 drawn
+            # messages: about 0.15 s per sidebar click when measured; the chat draws 10).
+            with st.popover("Copy · why this model?", width="content", key=f"why_{message.id}"):
+                _why_this_model(message)
 
 
 def _why_this_model(message: Message) -> None:
@@ -169,7 +170,8 @@ def _export_json(messages: list[Message]) -> str:
     )
 
 
-def _conversation_menu(db: Database, session_id: str, conversation_id: int) -> None:
+def _conversation_menu(db: Database, session_id: str, conversation_id: int) -> int:
+    """The menu; returns how many messages the active conversation holds."""
     with st.popover("Conversations", icon=":material/forum:", width="stretch"):
         if pressed("New conversation", "chat_new", icon=":material/add:"):
             new_conversation(db, session_id)
@@ -182,7 +184,10 @@ def _conversation_menu(db: Database, session_id: str, conversation_id: int) -> N
             "Switch to", list(labels), format_func=labels.get, key="chat_switch",
             on_change=lambda: switch_conversation(db, session_id, st.session_state.chat_switch),
         )
-        count = count_messages(db, session_id, conversation_id)
+        # the count comes with the list (one query fewer on every run of every page)
+        count = next((c.messages for c in known if c.id == conversation_id), None)
+        if count is None:
+            count = count_messages(db, session_id, conversation_id)
         left, right = st.columns(2)
         # Deferred: the conversation is read and formatted only when a download is asked for.
         left.download_button(
@@ -202,6 +207,7 @@ def _conversation_menu(db: Database, session_id: str, conversation_id: int) -> N
             record_event(db, session_id, "form_submitted",
                          f"Cleared the conversation ({removed} messages)")
             st.rerun()
+    return count
 
 
 # -- pending destructive actions ---------------------------------------------------------
@@ -281,8 +287,7 @@ def _expert_picker(names: dict[str, str]) -> None:
         st.session_state.expert = wanted if wanted in names else default
     st.selectbox("Expert", slugs, index=slugs.index(default), format_func=names.get,
                  key="expert")
-    if st.query_params.get("expert") != st.session_state.expert:
-        st.query_params["expert"] = st.session_state.expert
+    keep_in_url("expert", st.session_state.expert)
 
 
 def render_sidebar_chat(db: Database, session_id: str) -> None:
@@ -299,25 +304,23 @@ def render_sidebar_chat(db: Database, session_id: str) -> None:
             _expert_picker(names)
         for problem in problems:
             st.caption(f":material/warning: {problem}")
-        _conversation_menu(db, session_id, conversation_id)
+        total = _conversation_menu(db, session_id, conversation_id)
 
         box = st.container(height=HISTORY_HEIGHT, key="chat_history")
         shown_key = f"chat_shown_{conversation_id}"
         shown = st.session_state.get(shown_key, FIRST_SHOWN)
         messages = history(db, session_id, limit=shown, conversation_id=conversation_id)
         with box:
-            if len(messages) == shown:
-                total = count_messages(db, session_id, conversation_id)
-                if total > shown:
-                    st.caption(f"Showing the latest {shown:,} of {total:,} messages"
-                               + (" (export the conversation for all of them)."
-                                  if shown >= MAX_SHOWN else "."))
-                    if shown < MAX_SHOWN and (more := pressed(
-                            "Show earlier messages", "chat_earlier", type="tertiary",
-                            icon=":material/expand_less:")):
-                        with more.redo_if_cut_short():
-                            st.session_state[shown_key] = min(shown + MORE_SHOWN, MAX_SHOWN)
-                        st.rerun()
+            if len(messages) == shown and total > shown:
+                st.caption(f"Showing the latest {shown:,} of {total:,} messages"
+                           + (" (export the conversation for all of them)."
+                              if shown >= MAX_SHOWN else "."))
+                if shown < MAX_SHOWN and (more := pressed(
+                        "Show earlier messages", "chat_earlier", type="tertiary",
+                        icon=":material/expand_less:")):
+                    with more.redo_if_cut_short():
+                        st.session_state[shown_key] = min(shown + MORE_SHOWN, MAX_SHOWN)
+                    st.rerun()
             if not messages:
                 st.caption("Ask me anything about what you are doing in Ambient.")
             last_reply = next((m.id for m in reversed(messages) if m.role == "assistant"), None)

@@ -88,10 +88,16 @@ def quality_section(db: Database, filters: reports.Filters, target: float,
                 "up_share": "Share 👍"})
         else:
             st.caption("No verdicts yet: rate answers with the thumbs under them.")
-    st.plotly_chart(_curve(target), width="stretch", config={"displayModeBar": False})
-    st.caption("From the estimators' calibration on public outcome data (training splits): "
-               "the share of calls the stronger tier gets, for each quality target. "
-               "`python -m bench routing` replays held-out prompts.")
+    # Drawn only while open, like the Costs charts' tabs: a Plotly chart costs the browser
+    # about 0.2 s on every visit of the page.
+    with st.expander(f"Cost–quality curve, with your target of {target:.0%} marked",
+                     icon=":material/show_chart:", key="costs_curve",
+                     on_change="rerun") as curve:
+        if curve.open:
+            st.plotly_chart(_curve(target), width="stretch", config={"displayModeBar": False})
+            st.caption("From the estimators' calibration on public outcome data (training "
+                       "splits): the share of calls the stronger tier gets, for each quality "
+                       "target. `python -m bench routing` replays held-out prompts.")
 
 
 @lru_cache(maxsize=16)

@@ -95,9 +95,24 @@ def session_id() -> str:
         st.session_state.session_id, st.session_state.session_user = opened.id, user
         st.session_state.session_notice = opened.notice  # shown in the sidebar (Home.py)
     sid: str = st.session_state.session_id
-    if st.query_params.get("sid") != sid:
-        st.query_params["sid"] = sid
+    # A page change clears the URL's query (Streamlit): the session id and the parameters
+    # kept with ``keep_in_url`` go back in one update, so the browser rewrites its history
+    # entry once for all of them (each rewrite cost about 10 ms of every page change).
+    wanted = {"sid": sid, **st.session_state.get(_KEPT_IN_URL, {})}
+    missing = {k: v for k, v in wanted.items() if st.query_params.get(k) != v}
+    if missing:
+        st.query_params.update(missing)
     return sid
+
+
+_KEPT_IN_URL = "_kept_in_url"
+
+
+def keep_in_url(name: str, value: str) -> None:
+    """Keep ``?name=value`` in this tab's URL, across reloads and page changes."""
+    st.session_state.setdefault(_KEPT_IN_URL, {})[name] = value
+    if st.query_params.get(name) != value:
+        st.query_params[name] = value
 
 
 def session_notice() -> str | None:

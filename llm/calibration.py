@@ -25,7 +25,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from store.db import Database
-from store.models import LLMCallRow
+from store.models import VERDICT_VALUES, LLMCallRow
 
 PRIOR_WEIGHT = 8.0
 GAIN = 2.0
@@ -51,7 +51,7 @@ def verdicts(db: Database, since: datetime | None = None) -> dict[tuple[str, str
     """Thumbs up and down per (purpose, answering tier), given after ``since``."""
     query = (
         select(LLMCallRow.purpose, LLMCallRow.tier, LLMCallRow.feedback, func.count())
-        .where(LLMCallRow.feedback.is_not(None))
+        .where(LLMCallRow.feedback.in_(VERDICT_VALUES))  # the verdict index (store.models)
         .group_by(LLMCallRow.purpose, LLMCallRow.tier, LLMCallRow.feedback)
     )
     if since is not None:

@@ -21,7 +21,7 @@ from sqlalchemy import Date, and_, case, cast, func, literal_column, select
 
 from llm.prices import usd
 from store.db import Database, utcnow
-from store.models import LLMCallRow
+from store.models import VERDICT_VALUES, LLMCallRow
 
 
 @dataclass(frozen=True)
@@ -441,7 +441,8 @@ def feedback_by(db: Database, by: str, filters: Filters | None = None) -> list[d
         select(field,
                func.sum(case((LLMCallRow.feedback == 1, 1), else_=0)),
                func.sum(case((LLMCallRow.feedback == 0, 1), else_=0)))
-        .where(and_(*filters.conditions()), LLMCallRow.feedback.is_not(None))
+        # ``IN`` and not ``IS NOT NULL``: SQLite takes the verdict index only for the former
+        .where(and_(*filters.conditions()), LLMCallRow.feedback.in_(VERDICT_VALUES))
         .group_by(field)
         .order_by(field)
     )

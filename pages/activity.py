@@ -24,7 +24,8 @@ else:
         width="stretch",
     )
 with st.expander("What the assistant receives", expanded=False):
-    st.code(digest(events[-12:]), language="text")
+    # Plain text: a code block's highlighter cost the browser on every visit, even closed.
+    st.text(digest(events[-12:]), width="stretch")
 
 if admin_here():  # who changed which shared setting, for the admins
     st.subheader("Changes to shared settings")

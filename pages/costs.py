@@ -137,18 +137,17 @@ else:
                            "were repaired or sent to a stronger tier.")
 
         charts = figures(db.url, version, filters, found)
-        spend_col, savings_col = st.columns(2)
-        spend_col.plotly_chart(charts["spend"])
-        savings_col.plotly_chart(charts["savings"])
         parts = BREAKDOWNS if by_person else BREAKDOWNS[:-1]
-        # Only the open tab's chart is drawn (the others on a click, which reruns): every
-        # Plotly chart on the page costs the browser on each visit (bench/RESULTS.md, "pages").
-        for tab, by in zip(st.tabs([f"By {'person' if by == 'user' else by}" for by in parts],
-                                   key="costs_breakdown", on_change="rerun"),
-                           parts, strict=True):
+        views = {"Spend per day": "spend", "Savings per day": "savings",
+                 **{f"By {'person' if by == 'user' else by}": by for by in parts},
+                 "Route reasons": "reasons"}
+        # One chart at a time: only the open tab's chart is drawn (another on a click, which
+        # reruns). Each Plotly chart cost the browser about 0.2 s on every visit, and the
+        # page drew five (bench/RESULTS.md, "pages").
+        for tab, name in zip(st.tabs(list(views), key="costs_chart", on_change="rerun"),
+                             views.values(), strict=True):
             if tab.open:
-                tab.plotly_chart(charts[by])
-        st.plotly_chart(charts["reasons"])
+                tab.plotly_chart(charts[name])
 
         st.subheader("Ledger")
         table = frame(found["table"])

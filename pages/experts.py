@@ -72,7 +72,10 @@ if expert := experts.get(slug):
     st.caption(
         f"tier {expert.tier} · temperature {expert.temperature:g} · purpose {expert.purpose}"
     )
-    st.code(expert.system_prompt, language="markdown", wrap_lines=True)
+    # Plain text, not a highlighted code block: highlighting the prompt as Markdown cost
+    # the browser about 0.4 s on every visit of this page (bench/RESULTS.md, "pages").
+    with st.container(border=True, key="expert_prompt"):
+        st.text(expert.system_prompt, width="stretch")
 elif slug is None:
     st.info("There are no experts yet. Write the first one below.")
 

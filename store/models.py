@@ -113,6 +113,8 @@ class MessageRow(Base):
     __table_args__ = (
         Index("ix_messages_session_id_id", "session_id", "id"),
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_session_id_role_created_at", "session_id", "role", "created_at"),
+        Index("ix_messages_conversation_id_user", "conversation_id", "user"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -176,6 +178,7 @@ class LLMCallRow(Base):
         Index("ix_llm_calls_request_id", "request_id"),
         Index("ix_llm_calls_parent_request_id", "parent_request_id"),
         Index("ix_llm_calls_user_created_at", "user", "created_at"),
+        Index("ix_llm_calls_feedback_created_at", "feedback", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -208,6 +211,11 @@ class LLMCallRow(Base):
     parent_request_id: Mapped[str | None] = mapped_column(StoredString(32))
     feedback: Mapped[int | None] = mapped_column(SmallInteger)
     feedback_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+# ``LLMCallRow.feedback``: 1 thumbs up, 0 thumbs down, NULL not rated. Queries ask for
+# ``feedback IN VERDICT_VALUES``, which SQLite answers from ix_llm_calls_feedback_created_at.
+VERDICT_VALUES = (1, 0)
 
 
 class TaskRow(Base):

@@ -102,6 +102,12 @@ def test_the_costs_page_shows_escalations_verdicts_and_the_cost_quality_curve(
                                       reports.ESCALATION_REASONS["user"]}
     verdicts = next(f for f in frames if "up" in f.columns)
     assert (int(verdicts["up"].iloc[0]), int(verdicts["down"].iloc[0])) == (2, 1)
+    assert not any("quality curve" in str(c.proto.spec) for c in at.get("plotly_chart"))
+    at.session_state["costs_curve"] = True  # what a click on the curve's expander sets
+    at._finished_page_script_hash = ""  # tests/apptest.py: run the entrypoint again
+    at.switch_page("pages/costs.py")
+    at.run()
+    assert not at.exception
     assert any("quality curve" in str(c.proto.spec) for c in at.get("plotly_chart"))
 
 

@@ -56,7 +56,8 @@ def test_chat_reload_and_switch_page_keep_the_conversation(
     expect(page.locator(MESSAGES)).to_have_count(2)
     expect(page.locator(MESSAGES).first).to_contain_text("Hello there, what can you do?")
     page.get_by_text("What the assistant receives").click()
-    digest = page.locator('[data-testid="stCode"]')
+    digest = page.locator('[data-testid="stExpander"]').filter(
+        has_text="What the assistant receives")
     expect(digest).to_contain_text("page opened on Home: Opened the Home page")
     expect(digest).to_contain_text("page opened on Activity: Opened the Activity page")
     expect(page).to_have_url(re.compile(r"[?&]sid=[0-9a-f]{32}"))

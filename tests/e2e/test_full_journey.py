@@ -112,7 +112,14 @@ def test_a_new_users_whole_journey(page: Page, app_server: AppServer) -> None:
                         ("Activity", "10-activity"), ("Settings", "11-settings")):
         open_page(page, title)
         shot(page, name)
-    expect(page.locator(MESSAGES).first).to_be_visible()
+    # The conversation is still there after every page: its latest entry (the Long job's
+    # note; the latest few can all be notes, not chat bubbles) and the count of all of them.
+    sidebar = page.locator(SIDEBAR)
+    expect(sidebar.get_by_text(re.compile("Long job cancelled after"))).to_be_visible()
+    showing = re.compile(r"Showing the latest \d+ of \d+ messages")
+    expect(sidebar.get_by_text(showing)).to_be_visible()
+    sidebar.get_by_role("button", name="Show earlier messages").click()
+    expect(page.locator(MESSAGES).filter(has_text="Added the task").first).to_be_visible()
     page.goto(app_server.url + "/?sid=" + re.search(r"sid=([0-9a-f]{32})", page.url)[1])
     expect(page.get_by_role("heading", name="Welcome back, Ann")).to_be_visible()
     shot(page, "12-home-again")

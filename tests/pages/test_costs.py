@@ -123,9 +123,9 @@ class TestAHundredThousandCalls:
         assert tile(at, "Latency p95") == shown_latency(latency[0.95])
         rate = reports.escalation_rate(db, default_filters())
         assert rate and tile(at, "Escalation rate") == f"{rate:.1%}"
-        # spend, savings, the open breakdown tab's (the others are drawn when opened), the
-        # route reasons, and the quality curve
-        assert len(at.get("plotly_chart")) == 5
+        # one chart at a time: the open tab's (spend per day); the others, and the quality
+        # curve, are drawn when opened
+        assert len(at.get("plotly_chart")) == 1
         assert any(f"newest 500 of {sums.calls:,} calls" in c.value for c in at.caption)
         assert at.get("download_button")[0].proto.label == "Export the filtered ledger as CSV"
 
@@ -192,21 +192,23 @@ def test_a_reply_opens_its_own_rows_in_the_ledger(app_env: str) -> None:
     assert any("behind one chat reply" in i.value for i in at.info)
 
 
-def _breakdown_titles(at: AppTest) -> list[str]:
+def _chart_titles(at: AppTest) -> list[str]:
     import json
 
-    titles = [json.loads(chart.proto.spec)["layout"]["title"]["text"]
-              for chart in at.get("plotly_chart")]
-    return [t for t in titles if t.startswith("Spend and savings by")]
+    return [json.loads(chart.proto.spec)["layout"]["title"]["text"]
+            for chart in at.get("plotly_chart")]
 
 
-def test_only_the_open_breakdown_tab_draws_its_chart(app_env: str) -> None:
-    """The breakdown tabs draw the open tab's chart only (each Plotly chart costs the
-    browser on every visit); opening another tab draws its chart instead."""
+def test_the_charts_are_tabs_and_only_the_open_one_is_drawn(app_env: str) -> None:
+    """One chart at a time (each Plotly chart costs the browser on every visit): spend per
+    day at first; opening another tab draws its chart instead."""
     seed_ledger(get_database(), rows=300, days=5, seed=1)
     at = page()
-    assert _breakdown_titles(at) == ["Spend and savings by model (USD)"]
-    at.session_state["costs_breakdown"] = "By page"  # what a click on the tab sets
-    at.run()
-    assert not at.exception
-    assert _breakdown_titles(at) == ["Spend and savings by page (USD)"]
+    assert _chart_titles(at) == ["Spend per day (USD)"]
+    for tab, title in (("Savings per day", "Savings per day (USD)"),
+                       ("By page", "Spend and savings by page (USD)"),
+                       ("Route reasons", "Most common route reasons (calls)")):
+        at.session_state["costs_chart"] = tab  # what a click on the tab sets
+        at.run()
+        assert not at.exception
+        assert _chart_titles(at) == [title]
