@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import AppServer
 
@@ -14,6 +14,14 @@ pytestmark = pytest.mark.browser
 SIDEBAR = '[data-testid="stSidebar"]'
 CHAT_INPUT = f'{SIDEBAR} [data-testid="stChatInputTextArea"]'
 MESSAGES = f'{SIDEBAR} [data-testid="stChatMessage"]'
+
+
+def confirmation(page: Page, index: int, text: str) -> Locator:
+    """The confirmation of an action the assistant did (its ``st.success``) in message
+    ``index``; never the model's own sentence about the action, which may use the same words
+    ("Just added the task 'Call Acme' ..." beside "Added the task 'Call Acme' (priority 3).")."""
+    return (page.locator(MESSAGES).nth(index)
+            .locator('[data-testid="stAlertContentSuccess"]').filter(has_text=text))
 
 
 def send(page: Page, text: str) -> None:

@@ -9,7 +9,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import AppServer
-from tests.e2e.test_chat_journey import MESSAGES, SIDEBAR, expect_no_exception, send
+from tests.e2e.test_chat_journey import (
+    MESSAGES,
+    SIDEBAR,
+    confirmation,
+    expect_no_exception,
+    send,
+)
 from tests.e2e.test_team_sign_in import choose_conversation, sid_of
 from tests.e2e.test_workflows_journey import MAIN, listed_options, open_page
 
@@ -21,7 +27,7 @@ def test_a_second_tab_without_the_sid_finds_the_local_users_work(
 ) -> None:
     page.goto(app_server.url)
     send(page, "add a task to call Acme")
-    expect(page.locator(MESSAGES).nth(1).get_by_text("Added the task")).to_be_visible(
+    expect(confirmation(page, 1, "Added the task 'Call Acme'")).to_be_visible(
         timeout=120_000)
     send(page, "my name is Ann")
     expect(page.locator(MESSAGES)).to_have_count(4, timeout=120_000)

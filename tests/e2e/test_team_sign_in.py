@@ -17,7 +17,13 @@ from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import ARTIFACTS, AppServer, free_port
-from tests.e2e.test_chat_journey import MESSAGES, SIDEBAR, expect_no_exception, send
+from tests.e2e.test_chat_journey import (
+    MESSAGES,
+    SIDEBAR,
+    confirmation,
+    expect_no_exception,
+    send,
+)
 from tests.e2e.test_workflows_journey import MAIN, listed_options, open_page, set_number
 
 pytestmark = pytest.mark.browser
@@ -92,7 +98,7 @@ def test_two_people_sign_in_and_never_see_each_others_work(
         sign_in(ann, team_server, ANN)
         expect(ann.locator(SIDEBAR).get_by_text(re.compile(r"\(admin\)"))).to_be_visible()
         send(ann, "add a task to call Acme")
-        expect(ann.locator(MESSAGES).nth(1).get_by_text("Added the task")).to_be_visible(
+        expect(confirmation(ann, 1, "Added the task 'Call Acme'")).to_be_visible(
             timeout=120_000)
         send(ann, "Write one short sentence about pineapples.")
         expect(ann.locator(MESSAGES).nth(3).get_by_text(re.compile("embedded · SmolLM2"))

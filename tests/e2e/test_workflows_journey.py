@@ -10,7 +10,12 @@ from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import AppServer
-from tests.e2e.test_chat_journey import MESSAGES, SIDEBAR, expect_no_exception, send
+from tests.e2e.test_chat_journey import (
+    SIDEBAR,
+    confirmation,
+    expect_no_exception,
+    send,
+)
 from tests.pages.test_competitive import INSTRUCTION_FRAGMENTS
 
 pytestmark = pytest.mark.browser
@@ -128,7 +133,7 @@ def test_a_task_added_through_the_chat_shows_in_the_tasks_page(
 ) -> None:
     page.goto(app_server.url)
     send(page, "add a task to call Acme")
-    expect(page.locator(MESSAGES).nth(1).get_by_text("Added the task")).to_be_visible(
+    expect(confirmation(page, 1, "Added the task 'Call Acme'")).to_be_visible(
         timeout=120_000
     )
     open_page(page, "Tasks")
