@@ -32,6 +32,16 @@ ARTIFACTS = ROOT / "test-artifacts"
 # A fresh server's first run imports everything (the router, the estimators, the queue):
 # on a busy 2-core machine that takes longer than Playwright's default 5 s per assertion.
 EXPECT_TIMEOUT_MS = 60_000
+# The server is `streamlit run`, with faulthandler set to write every thread's stack to its
+# log on SIGUSR1: when a browser test fails, its report shows what each live server was
+# doing (a run that hangs is otherwise only a page that never finishes).
+SERVER_MAIN = (
+    "import faulthandler, signal, sys; "
+    "faulthandler.register(signal.SIGUSR1, all_threads=True); "
+    "from streamlit.web.cli import main; sys.argv[0] = 'streamlit'; "
+    "main(prog_name='streamlit')"
+)
+LIVE: set[AppServer] = set()
 
 
 def free_port() -> int:
@@ -57,7 +67,7 @@ class AppServer:
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", "Home.py",
+                sys.executable, "-c", SERVER_MAIN, "run", "Home.py",
                 "--server.port", str(self.port),
                 "--server.address", "127.0.0.1",
                 "--server.headless", "true",
@@ -71,6 +81,7 @@ class AppServer:
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent,
         )
+        LIVE.add(self)
         self._wait_healthy()
 
     def _wait_healthy(self, timeout: float = 60) -> None:
@@ -89,7 +100,22 @@ class AppServer:
     def log(self) -> str:
         return self.log_path.read_text()
 
+    def threads(self, wait: float = 2.0) -> str:
+        """Every thread's Python stack in the server now (faulthandler, see SERVER_MAIN),
+        with the log's last lines before it."""
+        if self.process.poll() is not None:
+            return f"the server had exited (code {self.process.returncode}):\n{self.log()[-4000:]}"
+        before = len(self.log())
+        os.kill(self.process.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and "File " not in self.log()[before:]:
+            time.sleep(0.1)
+        time.sleep(0.3)  # the rest of the dump
+        text = self.log()
+        return f"{text[max(0, before - 2000):before]}\n--- threads ---\n{text[before:][:20000]}"
+
     def stop(self) -> None:
+        LIVE.discard(self)
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
@@ -97,6 +123,20 @@ class AppServer:
             self.process.kill()
             self.process.wait(timeout=10)
         self._log.close()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+    """A failed browser test's report shows every live server's threads (``threads``)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for server in list(LIVE):
+            try:
+                text = server.threads()
+            except OSError as exc:
+                text = f"could not read the server's threads: {exc}"
+            report.sections.append((f"server on port {server.port}: its threads", text))
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,17 @@ def confirmation(page: Page, index: int, text: str) -> Locator:
             .locator('[data-testid="stAlertContentSuccess"]').filter(has_text=text))
 
 
+def wait_until_idle(page: Page, timeout_ms: float = 60_000) -> None:
+    """Wait until no script run is going on (Streamlit's own ``data-test-script-state``).
+    A run still drawing can move what is below it (a chart taking its height) between
+    Playwright's check that an element is still and its click, which then lands elsewhere."""
+    page.wait_for_function(
+        """() => document.querySelector('[data-testid="stApp"]')
+                 ?.getAttribute('data-test-script-state') === 'notRunning'""",
+        timeout=timeout_ms,
+    )
+
+
 def send(page: Page, text: str) -> None:
     page.locator(CHAT_INPUT).fill(text)
     page.locator(CHAT_INPUT).press("Enter")

@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from linkgraph.scan import SAMPLE_EDGES, SAMPLE_METADATA
 from tests.e2e.conftest import AppServer
-from tests.e2e.test_chat_journey import SIDEBAR, expect_no_exception
+from tests.e2e.test_chat_journey import SIDEBAR, expect_no_exception, wait_until_idle
 from tests.e2e.test_workflows_journey import open_page
 
 pytestmark = pytest.mark.browser
@@ -32,6 +32,9 @@ def test_upload_the_sample_draw_it_and_read_the_scan(page: Page, app_server: App
     expect(plots.last).to_be_visible(timeout=30_000)
     expect(plots.last.locator(".main-svg").first).to_be_attached()
 
+    # The drawing run may still be laying out the chart above the next card: a CI run's
+    # click on "4. Read the scan" landed elsewhere and the card stayed closed for 60 s.
+    wait_until_idle(page)
     page.get_by_text("4. Read the scan").click()
     # Ambient's own reading is there before the model is asked, and the step says first
     # that the offline model reads a scan poorly.
