@@ -3,8 +3,6 @@ thread's Python stack (faulthandler on SIGUSR1), and the report hook adds it to 
 
 from __future__ import annotations
 
-import pytest
-
 from tests.e2e.conftest import LIVE, AppServer
 
 
