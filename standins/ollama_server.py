@@ -682,6 +682,10 @@ class FakeOllama:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5; a burst of clients then waits seconds for
+    # SYN retries or is reset. The real servers (Go's net/http, uvicorn) listen with the
+    # system's maximum, so the fake does too.
+    request_queue_size = socket.SOMAXCONN
     block_on_close = False
     allow_reuse_address = True
     fake: FakeOllama

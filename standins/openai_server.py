@@ -325,6 +325,10 @@ class _Dropped(Exception):
 
 
 class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5; a burst of clients then waits seconds for
+    # SYN retries or is reset. The real servers (Go's net/http, uvicorn) listen with the
+    # system's maximum, so the fake does too.
+    request_queue_size = socket.SOMAXCONN
     daemon_threads = True
     allow_reuse_address = True
 
