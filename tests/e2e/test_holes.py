@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import AppServer
+from tests.e2e.test_chat_journey import download
 
 pytestmark = pytest.mark.browser
 
@@ -65,9 +66,7 @@ def test_a_planted_sid_is_not_adopted_and_a_real_one_never_shows_in_the_ledger(
         export = theirs.get_by_role("button", name=re.compile("Export the filtered ledger"))
         expect(export).to_be_visible(timeout=STARTED)
         assert real_sid not in theirs.content()  # the table itself is a canvas: see the CSV
-        with theirs.expect_download() as download:
-            export.click()
-        exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
+        exported = Path(download(theirs, export).path()).read_text(encoding="utf-8-sig")
         assert real_sid not in exported and "S-" in exported
     finally:
         owner.close()

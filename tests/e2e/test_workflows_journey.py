@@ -13,6 +13,7 @@ from tests.e2e.conftest import AppServer
 from tests.e2e.test_chat_journey import (
     SIDEBAR,
     confirmation,
+    download,
     expect_no_exception,
     send,
 )
@@ -113,9 +114,7 @@ def test_a_competitive_analysis_of_three_competitors_downloads_its_report(
     expect(page.get_by_role("button", name=re.compile("Download the report"))).to_be_visible(
         timeout=300_000
     )
-    with page.expect_download() as download:
-        page.get_by_role("button", name=re.compile("Download the report")).click()
-    report = download.value
+    report = download(page, page.get_by_role("button", name=re.compile("Download the report")))
     assert report.suggested_filename == "competitive-analysis.md"
     text = Path(report.path()).read_text(encoding="utf-8")
     assert text.startswith("# Competitive analysis")
